@@ -1,0 +1,596 @@
+"""``Tensor``: a NumPy array with the autograd bookkeeping around it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from lucid.autograd._function import Function
+
+# The dtypes users name, as NumPy dtypes (``lucid.float32`` is ``np.dtype("float32")``).
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+
+DEFAULT_FLOAT = float32
+
+
+class _Version:
+    """Counts in-place changes to a storage; shared by a tensor and its views."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert ``data`` to an array, floating data to float32 unless ``dtype`` says otherwise."""
+    if isinstance(data, Tensor):
+        data = data.data
+    arr = np.asarray(data, dtype=dtype)
+    if dtype is None and arr.dtype.kind == "f" and arr.dtype != DEFAULT_FLOAT:
+        arr = arr.astype(DEFAULT_FLOAT)
+    elif arr.dtype.kind not in "fiub":
+        raise TypeError(
+            f"cannot make a tensor of dtype {arr.dtype}; lucid tensors hold floating, "
+            "integer or bool data"
+        )
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Parameters
+    ----------
+    data:
+        Anything ``numpy.asarray`` accepts. Floating data becomes float32
+        unless ``dtype`` is given.
+    dtype:
+        The NumPy dtype to store, e.g. ``lucid.float64``.
+    requires_grad:
+        Record operations on this tensor so ``backward()`` can compute its
+        gradient. Only floating tensors can require gradients.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad.tolist()
+    [[2.0, 4.0], [6.0, 8.0]]
+    """
+
+    __slots__ = ("__weakref__", "_ctx", "_version", "data", "grad", "requires_grad")
+
+    # Make NumPy defer to Tensor's reflected operators (``array + tensor``).
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data: np.ndarray = _to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._ctx: Function | None = None
+        self._version = _Version()
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_array(cls, array: np.ndarray, requires_grad: bool = False) -> Tensor:
+        """Wrap an array without copying or converting it (the ops' fast path)."""
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t._ctx = None
+        t._version = _Version()
+        t.requires_grad = requires_grad
+        return t
+
+    # ------------------------------------------------------------ metadata ---
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """Number of elements (like ``numpy.ndarray.size``)."""
+        return self.data.size
+
+    def numel(self) -> int:
+        """Number of elements, as ``torch.Tensor.numel``."""
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """``True`` for tensors not produced by a recorded operation."""
+        return self._ctx is None
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (a batched matrix transpose)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT needs at least 2 dimensions, got shape {self.shape!r}")
+        return self.swapaxes(-1, -2)
+
+    # ---------------------------------------------------------- conversion ---
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with one element, got shape {self.shape!r}; "
+                "reduce it first, e.g. t.sum().item()"
+            )
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor of shape {self.shape!r} is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only one-element integer tensors are indices, got {self.dtype}")
+        return int(self.data)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy of this tensor in ``dtype``; differentiable between floating dtypes."""
+        return _ops.astype(self, dtype)
+
+    def to(self, dtype: Any) -> Tensor:
+        """Same as ``astype`` (lucid runs on the CPU only)."""
+        return self.astype(dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        return self.astype(float64)
+
+    def long(self) -> Tensor:
+        return self.astype(int64)
+
+    def int(self) -> Tensor:
+        return self.astype(int32)
+
+    def bool(self) -> Tensor:
+        return self.astype(bool_)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, cut from the graph."""
+        t = Tensor._from_array(self.data)
+        t._version = self._version
+        return t
+
+    def clone(self) -> Tensor:
+        """A differentiable copy with its own storage."""
+        return _ops.clone(self)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` into this tensor's storage in place (broadcasting)."""
+        self._check_inplace("copy_", src)
+        np.copyto(self.data, _to_array(src, self.data.dtype))
+        self._version.value += 1
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> Tensor:
+        self._check_inplace("fill_", None)
+        self.data.fill(value)
+        self._version.value += 1
+        return self
+
+    # ------------------------------------------------------------ autograd ---
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set whether operations on this leaf tensor are recorded; returns ``self``."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating tensors can require gradients, got dtype {self.dtype}; "
+                "convert first with .float()"
+            )
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError(
+                "requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Compute the gradient of this tensor with respect to the graph's leaves.
+
+        Parameters
+        ----------
+        grad:
+            Gradient of the final objective with respect to this tensor.
+            May be omitted for a one-element tensor (it is then 1).
+        retain_graph:
+            Keep the graph's saved arrays so backward can run through it again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the "
+                "computation had requires_grad=True (or it ran under lucid.no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a one-element tensor, got shape "
+                    f"{self.shape!r}; reduce it first (e.g. loss.sum()) or pass grad="
+                )
+            g = np.ones_like(self.data)
+        else:
+            g = _to_array(grad, self.data.dtype)
+            if g.shape != self.shape:
+                raise ValueError(
+                    f"grad shape must match tensor shape, {g.shape!r} != {self.shape!r}"
+                )
+        _function.run_backward(self, g, retain_graph)
+
+    def _check_inplace(self, op: str, other: Any) -> None:
+        from lucid.autograd._grad_mode import is_grad_enabled
+
+        if not is_grad_enabled():
+            return
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        if self.requires_grad or other_grad:
+            raise RuntimeError(
+                f"in-place {op} on a tensor that takes part in autograd (requires_grad=True) "
+                "would corrupt its gradients; write it out of place (x = x + y), or wrap it "
+                "in `with lucid.no_grad():` if no gradient should flow"
+            )
+
+    # -------------------------------------------------------------- repr ---
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.data.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{type(self._ctx).__name__}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # --------------------------------------------------------- arithmetic ---
+
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def _inplace(self, op: str, ufunc: np.ufunc, other: Any) -> Tensor:
+        self._check_inplace(op, other)
+        other_arr = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, other_arr, out=self.data, casting="same_kind")
+        except TypeError as e:
+            raise TypeError(
+                f"in-place {op} cannot store a {np.result_type(self.data, other_arr)} result "
+                f"in a {self.dtype} tensor; convert first with .astype()"
+            ) from e
+        except ValueError as e:
+            raise ValueError(
+                f"in-place {op} cannot broadcast shape {np.shape(other_arr)!r} into the "
+                f"tensor's shape {self.shape!r}"
+            ) from e
+        self._version.value += 1
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("+=", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("-=", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("*=", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("/=", np.true_divide, other)
+
+    def add_(self, other: Any) -> Tensor:
+        return self._inplace("add_", np.add, other)
+
+    def sub_(self, other: Any) -> Tensor:
+        return self._inplace("sub_", np.subtract, other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", np.true_divide, other)
+
+    # ---------------------------------------------------------- comparison ---
+    # Comparisons and logical operators give bool tensors and no gradient.
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.compare(np.not_equal, self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ops.compare(np.less, self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops.compare(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops.compare(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops.compare(np.greater_equal, self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _ops.compare(np.logical_and, self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _ops.compare(np.logical_or, self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _ops.compare(np.logical_xor, self, other)
+
+    def __invert__(self) -> Tensor:
+        return _ops.logical_not(self)
+
+    # -------------------------------------------------- indexing and shape ---
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("item assignment", value)
+        self.data[_ops.raw_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._version.value += 1
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        return _ops.reshape(self, _ops.shape_arg(shape))
+
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        return _ops.reshape(self, _ops.shape_arg(shape))
+
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        return _ops.permute(self, _ops.shape_arg(axes))
+
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """With two axes, swap them (PyTorch style); with a full list, permute (NumPy style)."""
+        if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+            return _ops.swapaxes(self, axes[0], axes[1])  # type: ignore[arg-type]
+        if not axes:
+            return self.T
+        return _ops.permute(self, _ops.shape_arg(axes))
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _ops.unsqueeze(self, axis)
+
+    def expand(self, *shape: int | Sequence[int]) -> Tensor:
+        return _ops.expand(self, _ops.shape_arg(shape))
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return _ops.expand(self, tuple(shape))
+
+    def repeat(self, *repeats: int | Sequence[int]) -> Tensor:
+        return _ops.tile(self, _ops.shape_arg(repeats))
+
+    def tile(self, *reps: int | Sequence[int]) -> Tensor:
+        return _ops.tile(self, _ops.shape_arg(reps))
+
+    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+        return _ops.split(self, split_size_or_sections, axis)
+
+    def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
+        return _ops.chunk(self, chunks, axis)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # --------------------------------------------------------- reductions ---
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.mean(self, axis, keepdims)
+
+    def var(
+        self, axis: int | tuple[int, ...] | None = None, correction: int = 1, keepdims: bool = False
+    ) -> Tensor:
+        return _ops.var(self, axis, correction=correction, keepdims=keepdims)
+
+    def std(
+        self, axis: int | tuple[int, ...] | None = None, correction: int = 1, keepdims: bool = False
+    ) -> Tensor:
+        return _ops.std(self, axis, correction=correction, keepdims=keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.max(self, axis, keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.min(self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.argmin(self, axis, keepdims)
+
+    def logsumexp(
+        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
+    ) -> Tensor:
+        return _ops.logsumexp(self, axis, keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.log_softmax(self, axis)
+
+    def any(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._from_array(np.asarray(self.data.any(axis=axis, keepdims=keepdims)))
+
+    def all(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._from_array(np.asarray(self.data.all(axis=axis, keepdims=keepdims)))
+
+    # ---------------------------------------------------------- elementwise ---
+
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def rsqrt(self) -> Tensor:
+        return _ops.rsqrt(self)
+
+    def sin(self) -> Tensor:
+        return _ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ops.cos(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def erf(self) -> Tensor:
+        return _ops.erf(self)
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        return _ops.gelu(self, approximate)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return _ops.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+
+# Imported last: both modules use Tensor, which must exist by then.
+from lucid import _ops  # noqa: E402
+from lucid.autograd import _function  # noqa: E402
