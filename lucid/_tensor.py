@@ -361,6 +361,11 @@ class Tensor:
 
     def _inplace(self, op: str, ufunc: np.ufunc, other: Any) -> Tensor:
         self._check_inplace(op, other)
+        if not self.data.flags.writeable:
+            raise ValueError(
+                f"in-place {op} on a read-only tensor of shape {self.shape!r} (an expand() or "
+                "broadcast_to() view); make a copy first with .clone()"
+            )
         other_arr = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, other_arr, out=self.data, casting="same_kind")

@@ -1,13 +1,17 @@
 """Reverse-mode automatic differentiation: custom functions, grad mode, gradient checks."""
 
-from lucid.autograd._function import Function, unbroadcast
+from lucid.autograd._function import Function, unbroadcast, unbroadcast_product
 from lucid.autograd._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from lucid.autograd._gradcheck import GradcheckError, gradcheck
 
 __all__ = [
     "Function",
+    "GradcheckError",
     "enable_grad",
+    "gradcheck",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",
     "unbroadcast",
+    "unbroadcast_product",
 ]

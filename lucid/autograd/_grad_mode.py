@@ -9,14 +9,21 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Grad mode is per thread, as in PyTorch: a data-loading thread switching it
-# off must not change what the training thread records.
-_state = threading.local()
+
+class _State(threading.local):
+    # Grad mode is per thread, as in PyTorch: a data-loading thread switching
+    # it off must not change what the training thread records. A new thread
+    # starts from this class default.
+    enabled = True
+
+
+# Read directly by Function.apply, on every operation.
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """Return ``True`` when operations currently record the autograd graph."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(enabled: bool) -> None:
