@@ -1,0 +1,394 @@
+"""Convolutions: ``conv2d`` (im2col and one BLAS matmul) and ``conv1d`` on top of it.
+
+The work happens channels-last: the input is zero-padded once into an
+``(N, H, W, C)`` array, whose sliding windows are a strided view that one
+copy turns into the ``(positions, kh*kw*C)`` matrix multiplied by the
+reshaped weight (the channel axis innermost keeps that copy fast). The result
+is returned as an NCHW view of channels-last memory, so flattening it to
+tokens, or feeding it to the next convolution, costs no copy. Depthwise
+convolutions (one input channel per group) skip the matrix and accumulate
+``kh*kw`` shifted slices. Backward scatters the window gradients back with
+one pass per kernel position, or a pure reshape when the windows do not
+overlap (kernel == stride, as in patch embeddings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from lucid import _ops
+from lucid._tensor import Tensor
+from lucid.autograd import Function
+from lucid.nn._functional import counting
+
+Pair = tuple[int, int]
+
+# ------------------------------------------------------------- helpers ---
+
+
+def _window(start: int, count: int, step: int) -> slice:
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
+def _tap(x: np.ndarray, i: int, j: int, out_hw: Pair, stride: Pair, dilation: Pair, h_axis: int):
+    """What kernel position (i, j) sees at every output position (axes h_axis, h_axis + 1)."""
+    rows = _window(i * dilation[0], out_hw[0], stride[0])
+    cols = _window(j * dilation[1], out_hw[1], stride[1])
+    return x[(slice(None),) * h_axis + (rows, cols)]
+
+
+def _padded_nhwc(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """``x`` (N, C, H, W) as a C-contiguous (N, H + pads, W + pads, C) array, zero-padded."""
+    top, bottom, left, right = pads
+    nhwc = x.transpose(0, 2, 3, 1)
+    if not (top or bottom or left or right):
+        return np.ascontiguousarray(nhwc)
+    n, h, w, c = nhwc.shape
+    out = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    out[:, top : top + h, left : left + w] = nhwc
+    return out
+
+
+def _im2col(xp: np.ndarray, groups: int, kernel: Pair, out_hw: Pair, stride: Pair, dilation: Pair):
+    """All windows of channels-last ``xp`` as (N*Ho*Wo, G, kh*kw*Cg), one copy."""
+    n, c = xp.shape[0], xp.shape[3]
+    s_n, s_h, s_w, s_c = xp.strides
+    cg = c // groups
+    windows = as_strided(
+        xp,
+        shape=(n, *out_hw, groups, *kernel, cg),
+        strides=(
+            s_n,
+            s_h * stride[0],
+            s_w * stride[1],
+            s_c * cg,
+            s_h * dilation[0],
+            s_w * dilation[1],
+            s_c,
+        ),
+        writeable=False,
+    )
+    return windows.reshape(n * out_hw[0] * out_hw[1], groups, -1)
+
+
+def _col2im(cols, xp_shape, groups: int, kernel: Pair, out_hw: Pair, stride: Pair, dilation: Pair):
+    """Sum window gradients ``cols`` (N*Ho*Wo, G, kh*kw*Cg) onto the padded NHWC input."""
+    n, hp, wp, c = xp_shape
+    (kh, kw), (ho, wo) = kernel, out_hw
+    blocks = cols.reshape(n, ho, wo, groups, kh, kw, c // groups)
+    if kernel == stride and dilation == (1, 1):
+        # Windows tile the input without overlap: scattering is a transpose.
+        tiled = blocks.transpose(0, 1, 4, 2, 5, 3, 6).reshape(n, ho * kh, wo * kw, c)
+        if (ho * kh, wo * kw) == (hp, wp):
+            return tiled
+        out = np.zeros(xp_shape, dtype=cols.dtype)
+        out[:, : ho * kh, : wo * kw] = tiled
+        return out
+    out = np.zeros(xp_shape, dtype=cols.dtype)
+    grouped = out.reshape(n, hp, wp, groups, c // groups)
+    for i in range(kh):
+        for j in range(kw):
+            _tap(grouped, i, j, out_hw, stride, dilation, 1)[...] += blocks[:, :, :, :, i, j]
+    return out
+
+
+# -------------------------------------------------------------- conv2d ---
+
+
+def _is_depthwise(groups: int, in_channels: int, channels_per_group: int) -> bool:
+    return groups == in_channels and channels_per_group == 1 and groups > 1
+
+
+class _Conv2d(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, stride, padding, dilation, groups):
+        n, c = x.shape[:2]
+        o, cg, kh, kw = weight.shape
+        xp = _padded_nhwc(x, padding)
+        out_hw = (
+            (xp.shape[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1,
+            (xp.shape[2] - dilation[1] * (kw - 1) - 1) // stride[1] + 1,
+        )
+        ctx.geometry = ((kh, kw), out_hw, stride, dilation)
+        ctx.groups, ctx.padding, ctx.x_shape = groups, padding, x.shape
+        if ctx.needs_input_grad:
+            # An xp sharing the input's memory is kept as the input itself, so
+            # the version check sees in-place changes to it.
+            ctx.saved_input = np.may_share_memory(xp, x)
+            ctx.save_for_backward(x if ctx.saved_input else xp, weight)
+        if _is_depthwise(groups, c, cg):
+            out = _depthwise(xp, weight, *ctx.geometry)
+        else:
+            cols = _im2col(xp, groups, *ctx.geometry)
+            w3 = _weight_matrices(weight, groups)
+            if groups == 1:
+                out = np.dot(cols[:, 0], w3[0])
+            else:
+                out = np.matmul(cols.transpose(1, 0, 2), w3).transpose(1, 0, 2).reshape(-1, o)
+        if bias is not None:
+            out += bias
+        # A channels-last result seen as NCHW: flattening it to tokens later is free.
+        return out.reshape(n, *out_hw, o).transpose(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp, weight = ctx.saved_arrays
+        if ctx.saved_input:
+            xp = _padded_nhwc(xp, ctx.padding)  # a view again, no copy
+        needs_x, needs_w, needs_b = ctx.needs_input_grad
+        groups, (top, _, left, _) = ctx.groups, ctx.padding
+        h, w = ctx.x_shape[2:]
+        o, cg = weight.shape[:2]
+        g_nhwc = grad.transpose(0, 2, 3, 1)
+        gb = np.einsum("nhwo->o", g_nhwc) if needs_b else None
+        if _is_depthwise(groups, xp.shape[3], cg):
+            gxp, gw = _depthwise_backward(g_nhwc, xp, weight, needs_x, needs_w, *ctx.geometry)
+        else:
+            g3 = g_nhwc.reshape(-1, groups, o // groups)
+            w3 = _weight_matrices(weight, groups)
+            gxp = gw = None
+            if needs_w:
+                cols = _im2col(xp, groups, *ctx.geometry)
+                if groups == 1:
+                    gw3 = np.dot(cols[:, 0].T, g3[:, 0])[None]
+                else:
+                    gw3 = np.matmul(cols.transpose(1, 2, 0), g3.transpose(1, 0, 2))
+                gw = _weight_from_matrices(gw3, weight.shape)
+            if needs_x:
+                if groups == 1:
+                    gcols = np.dot(g3[:, 0], w3[0].T)[:, None]
+                else:
+                    gcols = np.matmul(g3.transpose(1, 0, 2), w3.transpose(0, 2, 1))
+                    gcols = gcols.transpose(1, 0, 2)
+                gxp = _col2im(gcols, xp.shape, groups, *ctx.geometry)
+        gx = None
+        if needs_x:
+            gx = gxp[:, top : top + h, left : left + w].transpose(0, 3, 1, 2)
+        return gx, gw, gb
+
+
+def _weight_matrices(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(O, Cg, kh, kw) -> (G, kh*kw*Cg, O/G), rows ordered like the im2col columns."""
+    o, cg, kh, kw = weight.shape
+    w5 = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)
+    return w5.reshape(groups, kh * kw * cg, o // groups)
+
+
+def _weight_from_matrices(w3: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of ``_weight_matrices``."""
+    o, cg, kh, kw = shape
+    groups = w3.shape[0]
+    w5 = w3.reshape(groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2)
+    return w5.reshape(shape)
+
+
+def _depthwise_input(xp: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Channels-last input and (O, kh, kw) weight with one input channel per output channel.
+
+    With a channel multiplier m > 1 each input channel is repeated m times,
+    so every path below works on plain (..., O) arrays.
+    """
+    o = weight.shape[0]
+    m = o // xp.shape[3]
+    return (xp if m == 1 else np.repeat(xp, m, axis=3)), weight.reshape(o, *weight.shape[2:])
+
+
+def _depthwise(xp, weight, kernel: Pair, out_hw: Pair, stride: Pair, dilation: Pair):
+    """Depthwise convolution as ``kh*kw`` multiply-adds of shifted NHWC slices -> (N*Ho*Wo, O)."""
+    xp, w3 = _depthwise_input(xp, weight)
+    out = term = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            tap = _tap(xp, i, j, out_hw, stride, dilation, 1)
+            if out is None:
+                out = tap * w3[:, i, j]
+                term = np.empty_like(out)
+            else:
+                np.multiply(tap, w3[:, i, j], out=term)
+                out += term
+    return out.reshape(-1, w3.shape[0])
+
+
+def _depthwise_backward(g_nhwc, xp, weight, needs_x, needs_w, kernel, out_hw, stride, dilation):
+    c = xp.shape[3]
+    xp_rep, w3 = _depthwise_input(xp, weight)
+    g = np.ascontiguousarray(g_nhwc)
+    gxp = np.zeros(xp_rep.shape, dtype=g.dtype) if needs_x else None
+    gw3 = np.empty(w3.shape, dtype=g.dtype) if needs_w else None
+    term = np.empty_like(g) if needs_x else None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            if needs_w:
+                tap = _tap(xp_rep, i, j, out_hw, stride, dilation, 1)
+                gw3[:, i, j] = np.einsum("nyxc,nyxc->c", g, tap)
+            if needs_x:
+                np.multiply(g, w3[:, i, j], out=term)
+                _tap(gxp, i, j, out_hw, stride, dilation, 1)[...] += term
+    if gxp is not None and gxp.shape[3] != c:
+        gxp = gxp.reshape(*gxp.shape[:3], c, -1).sum(axis=4)
+    return gxp, None if gw3 is None else gw3.reshape(weight.shape)
+
+
+# ------------------------------------------------------------ wrappers ---
+
+
+def _pair(value: int | Sequence[int], name: str) -> Pair:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int | np.integer) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _padding(padding, kernel: Pair, stride: Pair, dilation: Pair) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from an int, a pair, ``"valid"`` or ``"same"``."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError(
+                f"padding='same' needs stride 1, got stride {stride}; give the padding as numbers"
+            )
+        # Odd totals put the extra zero after, as PyTorch does.
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+        (th, tw) = totals
+        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be 'same', 'valid' or numbers, got {padding!r}")
+    ph, pw = _pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"padding must be non-negative, got {padding!r}")
+    return (ph, ph, pw, pw)
+
+
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: str | int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    Parameters
+    ----------
+    input:
+        Shape ``(N, C_in, H, W)`` (or ``(C_in, H, W)``).
+    weight:
+        Shape ``(C_out, C_in / groups, kh, kw)``.
+    bias:
+        Shape ``(C_out,)``, or ``None``.
+    stride, dilation:
+        An int or a pair (rows, columns).
+    padding:
+        Zeros added on each side: an int, a pair, ``"valid"`` (none) or
+        ``"same"`` (output as large as the input; stride 1 only).
+    groups:
+        Split channels into this many independent convolutions;
+        ``groups == C_in`` is a depthwise convolution.
+
+    Returns
+    -------
+    Tensor of shape ``(N, C_out, H_out, W_out)``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> x = lucid.ones(1, 1, 4, 4)
+    >>> F.conv2d(x, lucid.ones(1, 1, 3, 3), padding="same")[0, 0].tolist()[0]
+    [4.0, 6.0, 6.0, 4.0]
+    """
+    if input.ndim == 3:
+        out = conv2d(
+            _ops.reshape(input, (1, *input.shape)), weight, bias, stride, padding, dilation, groups
+        )
+        return _ops.reshape(out, out.shape[1:])
+    if input.ndim != 4 or weight.ndim != 4:
+        raise ValueError(
+            f"conv2d expects input (N, C, H, W) and weight (C_out, C_in/groups, kh, kw), got "
+            f"shapes {input.shape} and {weight.shape}"
+        )
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    kernel = (weight.shape[2], weight.shape[3])
+    pads = _padding(padding, kernel, stride, dilation)
+    n, c, h, w = input.shape
+    o, cg = weight.shape[:2]
+    if groups < 1 or c != cg * groups or o % groups:
+        raise ValueError(
+            f"conv2d: input has {c} channels and weight shape {weight.shape} with groups="
+            f"{groups}; expected C_in == weight.shape[1] * groups and C_out divisible by groups"
+        )
+    if bias is not None and bias.shape != (o,):
+        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({o},)")
+    ho = (h + pads[0] + pads[1] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    wo = (w + pads[2] + pads[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"conv2d: a {kernel} kernel (dilation {dilation}) does not fit the input of "
+            f"shape {input.shape} with padding {padding!r}; use a larger input or more padding"
+        )
+    if counting._totals:
+        counting.add(n * ho * wo * o * cg * kernel[0] * kernel[1])
+    return _Conv2d.apply(
+        input, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups
+    )
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | Sequence[int] = 1,
+    padding: str | int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution over the last axis; the arguments are those of ``conv2d`` for one axis.
+
+    Parameters
+    ----------
+    input:
+        Shape ``(N, C_in, L)`` (or ``(C_in, L)``).
+    weight:
+        Shape ``(C_out, C_in / groups, k)``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.conv1d(lucid.ones(1, 1, 5), lucid.ones(1, 1, 3)).tolist()
+    [[[3.0, 3.0, 3.0]]]
+    """
+    if input.ndim == 2:
+        out = conv1d(
+            _ops.reshape(input, (1, *input.shape)), weight, bias, stride, padding, dilation, groups
+        )
+        return _ops.reshape(out, out.shape[1:])
+    if input.ndim != 3 or weight.ndim != 3:
+        raise ValueError(
+            f"conv1d expects input (N, C, L) and weight (C_out, C_in/groups, k), got shapes "
+            f"{input.shape} and {weight.shape}"
+        )
+
+    def one(v: int | Sequence[int], name: str) -> int:
+        (value,) = (v,) if isinstance(v, int) else tuple(v)
+        if not isinstance(value, int | np.integer):
+            raise ValueError(f"{name} must be an int, got {v!r}")
+        return int(value)
+
+    pad = padding if isinstance(padding, str) else (0, one(padding, "padding"))
+    out = conv2d(
+        _ops.reshape(input, (*input.shape[:2], 1, input.shape[2])),
+        _ops.reshape(weight, (*weight.shape[:2], 1, weight.shape[2])),
+        bias,
+        stride=(1, one(stride, "stride")),
+        padding=pad,
+        dilation=(1, one(dilation, "dilation")),
+        groups=groups,
+    )
+    return _ops.reshape(out, (out.shape[0], out.shape[1], out.shape[3]))
