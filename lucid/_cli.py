@@ -1,0 +1,193 @@
+"""The ``lucid`` command line: list and describe the registered models and plugins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+# Only the standard library at import time: the registry (and NumPy with it)
+# is imported by the command that needs it, so `lucid --help` answers at once.
+
+_LIST_FIELDS = ("name", "family", "plugin", "distribution", "version", "module", "summary")
+
+
+# ---------------------------------------------------------------- output ---
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        out.write("  ".join(cells).rstrip() + "\n")
+
+
+def _json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, indent=2)
+    out.write("\n")
+
+
+def _provider(distribution: str | None, version: str | None) -> str:
+    if distribution is None:
+        return "-"
+    return f"{distribution} {version}" if version else distribution
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: object, **kw: object
+) -> None:
+    print(f"lucid: warning: {message}", file=sys.stderr)
+
+
+# -------------------------------------------------------------- commands ---
+
+
+def _models_list(args: argparse.Namespace, out: TextIO) -> int:
+    from lucid import models
+    from lucid.models._registry import REGISTRY
+
+    names = models.list_models(args.pattern, family=args.family, plugin=args.plugin)
+    # Listing needs no parameter counts, so it reads the registry directly
+    # instead of building every model through model_info().
+    infos = [REGISTRY.get(name).to_dict() for name in names]
+    if args.json:
+        _json([{field: info[field] for field in _LIST_FIELDS} for info in infos], out)
+        return 0
+    if not infos:
+        print("lucid: no registered model matches", file=sys.stderr)
+        return 0
+    rows = [("NAME", "FAMILY", "PLUGIN", "DISTRIBUTION")]
+    rows += [
+        (i["name"], i["family"], i["plugin"] or "-", _provider(i["distribution"], i["version"]))
+        for i in infos
+    ]
+    _table(rows, out)
+    return 0
+
+
+def _models_info(args: argparse.Namespace, out: TextIO) -> int:
+    from lucid import models
+    from lucid.models._registry import REGISTRY
+
+    models.is_model(args.name)  # loads the plugins
+    meta = REGISTRY.get(args.name)  # the metadata, even if building the model fails
+    status = 0
+    try:
+        meta = models.model_info(args.name)
+        params = f"{meta.num_params:,}"
+    except Exception as exc:  # a builder that cannot run with its defaults
+        params = f"unavailable: building with the defaults failed ({type(exc).__name__}: {exc})"
+        print(f"lucid: error: {args.name}: {params}", file=sys.stderr)
+        status = 1
+    info = meta.to_dict()
+    if args.json:
+        _json(info, out)
+        return status
+    rows = [
+        ("name", info["name"]),
+        ("summary", info["summary"] or "-"),
+        ("signature", info["signature"]),
+        ("defaults", ", ".join(f"{k}={v!r}" for k, v in meta.defaults.items()) or "-"),
+        ("family", info["family"]),
+        ("plugin", info["plugin"] or "- (registered directly)"),
+        ("distribution", _provider(info["distribution"], info["version"])),
+        ("module", f"{info['module']}.{info['qualname']}"),
+        ("parameters", params),
+    ]
+    _table(rows, out)
+    return status
+
+
+def _plugins(args: argparse.Namespace, out: TextIO) -> int:
+    from lucid import models
+
+    with warnings.catch_warnings():
+        # The report below lists every plugin error already.
+        warnings.simplefilter("ignore", models.PluginWarning)
+        plugins = models.list_plugins()
+    if args.json:
+        _json([plugin.to_dict() for plugin in plugins], out)
+        return 0
+    if not plugins:
+        print("lucid: no plugin found (entry-point group 'lucid.models')", file=sys.stderr)
+        return 0
+    rows = [("NAME", "DISTRIBUTION", "VERSION", "MODELS", "STATUS")]
+    rows += [
+        (
+            p.name,
+            p.distribution or "-",
+            p.version or "-",
+            str(len(p.models)),
+            f"{len(p.errors)} error{'s' * (len(p.errors) != 1)}" if p.errors else "ok",
+        )
+        for p in plugins
+    ]
+    _table(rows, out)
+    errors = [error for plugin in plugins for error in plugin.errors]
+    if errors:
+        out.write("\nerrors:\n")
+        for error in errors:
+            out.write(f"  {error.plugin} ({error.stage}): {error.message}\n")
+    return 0
+
+
+# ---------------------------------------------------------------- parser ---
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lucid", description="Inspect the models and plugins lucid can find."
+    )
+    parser.add_argument("--version", action="store_true", help="print lucid's version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    models = commands.add_parser("models", help="list or describe registered models")
+    model_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    listing = model_commands.add_parser("list", help="list model names")
+    listing.add_argument("pattern", nargs="?", help="shell-style pattern such as 'pvt_v2_*'")
+    listing.add_argument("--family", help="only models of this family")
+    listing.add_argument(
+        "--plugin", help="only models of this plugin (entry point or distribution)"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_models_list)
+    info = model_commands.add_parser("info", help="describe one model, with its parameter count")
+    info.add_argument("name", help="a registered model name")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=_models_info)
+
+    plugins = commands.add_parser("plugins", help="list plugins, their models and errors")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+    plugins.set_defaults(handler=_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lucid`` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from lucid import __version__
+
+        print(f"lucid {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+
+    from lucid.models import DuplicateModelError, UnknownModelError
+
+    with warnings.catch_warnings():
+        # Plugin problems read as one line each, not as Python source locations.
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.handler(args, sys.stdout))
+        except UnknownModelError as exc:
+            print(f"lucid: error: {exc}", file=sys.stderr)
+            return 2
+        except DuplicateModelError as exc:
+            print(f"lucid: error: {exc}", file=sys.stderr)
+            return 1
