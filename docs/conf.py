@@ -1,0 +1,151 @@
+"""Sphinx configuration of the lucid documentation site."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from importlib.metadata import version as _distribution_version
+from pathlib import Path
+
+# The local extensions: one page per registered model, links to public names.
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+
+from sphinx.deprecation import RemovedInSphinx10Warning
+
+# sphinx-autodoc-typehints 3.6 still calls a Sphinx API deprecated for Sphinx
+# 10; the notice is for its maintainers and would only clutter our build log.
+warnings.filterwarnings(
+    "ignore", category=RemovedInSphinx10Warning, module="sphinx_autodoc_typehints"
+)
+
+# ----------------------------------------------------------------- project ---
+
+project = "lucid"
+author = "the lucid authors"
+copyright = "the lucid authors"
+release = _distribution_version("lucid")
+version = release.split("+")[0]
+
+# ------------------------------------------------------------------ general ---
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx_autodoc_typehints",
+    "sphinx.ext.viewcode",
+    "lucid_api_links",
+    "lucid_model_pages",
+]
+
+exclude_patterns = ["_build"]
+templates_path: list[str] = []
+default_role = "code"
+pygments_style = "sphinx"
+
+# Every cross-reference must resolve: a renamed function cannot leave a
+# dangling link behind. Each exception below says why it cannot resolve.
+nitpicky = True
+nitpick_ignore = [
+    # NumPy and the standard library appear in signatures. Linking them would
+    # need intersphinx, which fetches inventories from the internet, and the
+    # build must work offline.
+    ("py:class", "numpy.ndarray"),
+    ("py:class", "numpy.random._generator.Generator"),
+    ("py:class", "collections.OrderedDict"),
+    ("py:class", "collections.abc.Callable"),
+    ("py:class", "collections.abc.Iterable"),
+    ("py:class", "collections.abc.Iterator"),
+    ("py:class", "collections.abc.Mapping"),
+    ("py:class", "collections.abc.Sequence"),
+    ("py:class", "os.PathLike"),
+    ("py:class", "inspect.Signature"),
+    ("py:data", "typing.Any"),
+    ("py:data", "Ellipsis"),  # the "..." of tuple[int, ...]
+    # Type variables of generic helpers: named in signatures, not objects to document.
+    ("py:class", "lucid.models._registry.F"),
+    ("py:class", "lucid.nn.modules.module.M"),
+    # What load_state_dict(strict=False) returns: a private named tuple whose
+    # fields (missing_keys, unexpected_keys) the method's docstring describes.
+    ("py:class", "lucid.nn.modules.module._IncompatibleKeys"),
+]
+
+# -------------------------------------------------------------------- autodoc ---
+
+# Classes first, then functions, each alphabetically: a reference to look things up in.
+autodoc_member_order = "groupwise"
+autodoc_default_options = {
+    "members": True,
+    "show-inheritance": True,
+    # Every layer overrides it only to print its settings: noise in a reference.
+    "exclude-members": "extra_repr",
+}
+# The signature stays on one line; the types are shown by sphinx-autodoc-typehints.
+autodoc_typehints = "signature"
+autodoc_preserve_defaults = True
+typehints_use_signature = True
+typehints_use_signature_return = True
+typehints_document_rtype = False
+always_use_bars_union = True
+
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+napoleon_use_rtype = False
+napoleon_use_param = True
+
+# ------------------------------------------------------------------- doctest ---
+
+# The model pages' runnable examples are executed by tests/docs, not by
+# sphinx.ext.doctest, so the rendered blocks need no special markup.
+trim_doctest_flags = True
+
+# ---------------------------------------------------------------------- html ---
+
+html_theme = "furo"
+html_title = f"lucid {version}"
+html_static_path = ["_static"]
+html_css_files = ["lucid.css"]
+html_show_sourcelink = True
+html_theme_options = {
+    "sidebar_hide_name": False,
+    "navigation_with_keys": True,
+}
+
+# ---------------------------------------------------------------- lucid models ---
+
+# Image side (pixels) used when a model's builder has no ``img_size`` default.
+lucid_models_default_image_size = 224
+
+# What the settings shared by lucid's image models mean, for the model pages.
+# A model class that documents a setting on its own line in its docstring's
+# Parameters section is quoted instead; these fill in for settings it leaves
+# out or documents only together with others.
+lucid_models_parameter_descriptions = {
+    "img_size": "The input image size (height and width, in pixels).",
+    "num_classes": "The number of output classes for classification.",
+    "in_channels": "The number of channels of the input images.",
+    "embed_dims": "The embedding dimension (token width) of each stage.",
+    "depths": "The number of transformer blocks in each stage.",
+    "num_heads": "The number of self-attention heads in each stage.",
+    "mlp_ratios": (
+        "The hidden width of each stage's MLP, as a multiple of the stage's embedding dimension."
+    ),
+    "sr_ratios": (
+        "The spatial-reduction ratio of each stage's attention: keys and values are "
+        "computed on a grid this many times coarser in each direction."
+    ),
+    "qkv_bias": "Whether the query, key and value projections have a bias.",
+    "drop_rate": "Dropout probability on the token features (after embeddings, in MLPs).",
+    "attn_drop_rate": "Dropout probability on the attention weights.",
+    "drop_path_rate": (
+        "Stochastic-depth rate of the last block; it rises linearly from 0 over the blocks."
+    ),
+}
+
+# Where a widely shared description of a setting (such as our user's page for
+# pvt_medium) says otherwise, the pages state what the code does.
+lucid_models_parameter_notes = {
+    "sr_ratios": (
+        "These are integers, not floats such as ``8.0``: each ratio is the kernel size "
+        "and stride of the convolution that shrinks the keys and values."
+    ),
+}
