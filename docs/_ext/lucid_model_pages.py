@@ -143,14 +143,11 @@ def measure(info: Any, overrides: Mapping[str, Any], fallback_size: int) -> Meas
 def registry_entry(name: str) -> Any:
     """The registry's :class:`lucid.models.ModelInfo` for ``name``, without building the model.
 
-    ``lucid.models.model_info`` would build the model once more to count its
-    parameters, which :func:`measure` does anyway.
+    :func:`measure` builds each model once and counts it there.
     """
     import lucid.models
-    from lucid.models._registry import REGISTRY
 
-    lucid.models.is_model(name)  # loads the plugins on first use
-    return REGISTRY.get(name)
+    return lucid.models.model_info(name, count_params=False)
 
 
 def registered_models() -> list[Any]:

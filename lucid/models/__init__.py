@@ -146,11 +146,12 @@ def create_model(
     return model
 
 
-def model_info(name: str) -> ModelInfo:
+def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
     """Metadata of the model ``name``, with its parameter count.
 
     The count comes from building the model once with its defaults; it is
-    cached, so later calls are free.
+    cached, so later calls are free. With ``count_params=False`` nothing is
+    built and ``num_params`` is ``None`` unless it was counted before.
 
     Examples
     --------
@@ -166,7 +167,7 @@ def model_info(name: str) -> ModelInfo:
     """
     _plugins.ensure_loaded()
     info = REGISTRY.get(name)
-    if info.num_params is None:
+    if count_params and info.num_params is None:
         model = info.builder()
         counted = dataclasses.replace(
             info, num_params=sum(int(p.data.size) for p in model.parameters())

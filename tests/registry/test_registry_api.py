@@ -226,9 +226,12 @@ def test_model_info_counts_parameters_once() -> None:
         built.append(features)
         return nn.Linear(features, 2)
 
+    assert model_info("counted", count_params=False).num_params is None
+    assert built == []
     assert model_info("counted").num_params == 3 * 2 + 2
     assert model_info("counted").num_params == 8
     assert built == [3]
+    assert model_info("counted", count_params=False).num_params == 8
 
 
 # ------------------------------------------------------ plugins in process ---
