@@ -100,6 +100,26 @@ def _draw_dtype(tensor: Tensor) -> np.dtype:
     return np.dtype(np.float32) if tensor.data.dtype.itemsize <= 4 else np.dtype(np.float64)
 
 
+def _draw_buffer(tensor: Tensor, dtype: np.dtype) -> np.ndarray:
+    """A 1-D array to draw into: the tensor's own storage where it can be, else a new one.
+
+    Drawing straight into a large weight saves a temporary as large as the
+    weight and a copy of it: building a model is mostly initialisation.
+    """
+    data = tensor.data
+    if data.dtype == dtype and (data.flags.c_contiguous or data.flags.f_contiguous):
+        return data.ravel(order="K")  # a view: memory order, whatever the layout
+    return np.empty(data.size, dtype=dtype)
+
+
+def _finish(tensor: Tensor, drawn: np.ndarray) -> Tensor:
+    """Store what was drawn into ``tensor`` (unless it was drawn there) and count the change."""
+    if not np.shares_memory(drawn, tensor.data):
+        return _write(tensor, drawn.reshape(tensor.shape))
+    tensor._version.value += 1
+    return tensor
+
+
 def _fans(tensor: Tensor) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight laid out (out, in, *kernel)."""
     if tensor.ndim < 2:
@@ -162,8 +182,11 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     if not a <= b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
     dtype = _draw_dtype(tensor)
-    u = _random.generator().random(tensor.shape, dtype=dtype)
-    return _write(tensor, u * dtype.type(b - a) + dtype.type(a))
+    u = _draw_buffer(tensor, dtype)
+    _random.generator().random(out=u, dtype=dtype)
+    u *= dtype.type(b - a)
+    u += dtype.type(a)
+    return _finish(tensor, u)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
@@ -180,8 +203,11 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     if std < 0:
         raise ValueError(f"normal_ needs std >= 0, got {std}")
     dtype = _draw_dtype(tensor)
-    z = _random.generator().standard_normal(tensor.shape, dtype=dtype)
-    return _write(tensor, z * dtype.type(std) + dtype.type(mean))
+    z = _draw_buffer(tensor, dtype)
+    _random.generator().standard_normal(out=z, dtype=dtype)
+    z *= dtype.type(std)
+    z += dtype.type(mean)
+    return _finish(tensor, z)
 
 
 def _normal_cdf(z: float) -> float:
@@ -224,21 +250,27 @@ def trunc_normal_(
             "sample from; move the bounds closer to the mean or widen std"
         )
     rng = _random.generator()
-    out = np.empty(tensor.size, dtype=dtype)
-    filled = 0
-    while filled < out.size:
-        count = int((out.size - filled) / rate * 1.1) + 16
-        if mass >= uniform_rate:
-            z = rng.standard_normal(count, dtype=dtype)
-            z = z[(z >= lo) & (z <= hi)]
-        else:
+    out = _draw_buffer(tensor, dtype)
+    if mass >= uniform_rate:
+        # Draw everything at once, then redraw only the (usually no) values outside.
+        rng.standard_normal(out=out, dtype=dtype)
+        redo = np.flatnonzero((out < lo) | (out > hi))
+        while redo.size:
+            out[redo] = rng.standard_normal(redo.size, dtype=dtype)
+            redo = redo[(out[redo] < lo) | (out[redo] > hi)]
+    else:
+        filled = 0
+        while filled < out.size:
+            count = int((out.size - filled) / rate * 1.1) + 16
             z = (lo + (hi - lo) * rng.random(count)).astype(dtype)
             z = z[rng.random(count) <= np.exp((peak**2 - z.astype(np.float64) ** 2) / 2)]
-        take = z[: out.size - filled]
-        out[filled : filled + len(take)] = take
-        filled += len(take)
-    values = np.clip(out * dtype.type(std) + dtype.type(mean), a, b)
-    return _write(tensor, values.reshape(tensor.shape))
+            take = z[: out.size - filled]
+            out[filled : filled + len(take)] = take
+            filled += len(take)
+    out *= dtype.type(std)
+    out += dtype.type(mean)
+    np.clip(out, a, b, out=out)
+    return _finish(tensor, out)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
