@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lucid import _kernels
 from lucid._tensor import DEFAULT_FLOAT, Tensor, _to_array
 from lucid.autograd._function import Function, sum_axes, unbroadcast, unbroadcast_product
 
@@ -660,6 +661,11 @@ def relu(a: Any) -> Tensor:
 # and because x erf(x) is even, gelu(x) = x Phi(x) = max(x, 0) - |x| q.
 # Its absolute error is 3.3e-7 on [-12, 12] (PyTorch's float32 GELU: 1.1e-6).
 #
+# With numba installed, float32 GELU on arrays of lucid._kernels.MIN_SIZE
+# elements or more runs instead as one compiled pass on all cores
+# (lucid._numba_kernels): x (1 + erf(x / sqrt 2)) / 2 with the rational erf
+# above, evaluated in float32; its absolute error is 1.1e-6 on [-10, 10].
+#
 # float64 tensors, which gradient checks use, need erf to double precision:
 # they take Python's math.erf element by element. That is about 50x slower,
 # fine for the small arrays of a check, but float64 erf and GELU are not
@@ -808,6 +814,13 @@ def _erf(x: np.ndarray, derivative: bool):
 
 
 def _gelu(x: np.ndarray, derivative: bool):
+    kernels = _kernels.compiled(x)
+    if kernels is not None:
+        rows = x.reshape(-1, x.shape[-1])
+        out = np.empty_like(rows)
+        deriv = np.empty_like(rows) if derivative else None
+        kernels.gelu(rows, None, out, deriv)
+        return out.reshape(x.shape), None if deriv is None else deriv.reshape(x.shape)
     if x.dtype != np.float64:
         return _via_float32(_gelu_piece, x, derivative)
     cdf = 0.5 * (1.0 + _erf_exact(x / math.sqrt(2.0)))
@@ -834,6 +847,17 @@ class Erf(Function):
         return grad * deriv
 
 
+def _times_derivative(grad: np.ndarray, deriv: np.ndarray) -> np.ndarray:
+    """``grad * deriv`` for arrays of one shape: the backward of GELU and its fused forms."""
+    kernels = _kernels.compiled(grad, deriv)
+    if kernels is None or grad.shape != deriv.shape:
+        return grad * deriv
+    out = np.empty_like(deriv)
+    rows = (-1, deriv.shape[-1])
+    kernels.multiply(grad.reshape(rows), deriv.reshape(rows), out.reshape(rows))
+    return out
+
+
 class Gelu(Function):
     @staticmethod
     def forward(ctx, a, *, approximate):
@@ -845,7 +869,7 @@ class Gelu(Function):
     @staticmethod
     def backward(ctx, grad):
         (deriv,) = ctx.saved_arrays
-        return grad * deriv
+        return _times_derivative(grad, deriv)
 
 
 def erf(a: Any) -> Tensor:

@@ -4,7 +4,8 @@ Generic tensor operations such as ``relu`` or ``softmax`` are the engine's
 own (``lucid.relu`` and friends), re-exported here; the layer-level
 operations (``linear``, ``conv2d``, ``layer_norm``, ``cross_entropy``,
 ``scaled_dot_product_attention``, ...) are fused functions with their own
-forward and backward, in ``lucid.nn._functional``.
+forward and backward, in ``lucid.nn._functional``. One has no PyTorch
+counterpart: ``linear_gelu``, a linear layer and GELU fused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from lucid._tensor import Tensor
 from lucid.nn._functional.attention import scaled_dot_product_attention
 from lucid.nn._functional.conv import conv1d, conv2d
 from lucid.nn._functional.dropout import drop_path, dropout
-from lucid.nn._functional.linear import linear
+from lucid.nn._functional.linear import linear, linear_gelu
 from lucid.nn._functional.loss import cross_entropy, mse_loss, nll_loss
 from lucid.nn._functional.normalization import batch_norm, group_norm, layer_norm
 from lucid.nn._functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
@@ -39,6 +40,7 @@ __all__ = [
     "interpolate",
     "layer_norm",
     "linear",
+    "linear_gelu",
     "log_softmax",
     "max_pool2d",
     "mse_loss",

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from lucid import _random
+from lucid import _kernels, _random
 from lucid._tensor import Tensor
 from lucid.autograd import Function, unbroadcast
 from lucid.nn._functional import counting
@@ -16,21 +16,34 @@ class _Attention(Function):
     @staticmethod
     def forward(ctx, q, k, v, bias, *, scale, keep):
         scores = np.matmul(q, np.swapaxes(k, -1, -2))
-        scores *= scale
-        if bias is not None:
-            if np.broadcast_shapes(scores.shape, bias.shape) == scores.shape:
-                scores += bias
-            else:
-                scores = scores + bias
-        # Softmax over keys, in place: scores becomes the attention weights.
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
+        kernels = _kernels.compiled(scores) if bias is None and scale > 0 else None
+        if kernels is not None:
+            # Scaling and softmax in one pass, in place.
+            kernels.softmax(scores.reshape(-1, scores.shape[-1]), scale)
+        else:
+            scores *= scale
+            if bias is not None:
+                if np.broadcast_shapes(scores.shape, bias.shape) == scores.shape:
+                    scores += bias
+                else:
+                    scores = scores + bias
+            # Softmax over keys, in place: scores becomes the attention weights.
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
         weights = scores if keep is None else scores * keep
         if ctx.needs_input_grad:
             ctx.scale = scale
             ctx.save_for_backward(q, k, v, scores, keep)
-        return np.matmul(weights, v)
+        batch = np.broadcast_shapes(weights.shape[:-2], v.shape[:-2])
+        if not batch:
+            return np.matmul(weights, v)
+        # (..., H, L, Ev) written in (..., L, H, Ev) memory: merging the heads
+        # back into one (L, H * Ev) width, as every caller does, is then free.
+        length, width = weights.shape[-2], v.shape[-1]
+        out = np.empty((*batch[:-1], length, batch[-1], width), np.result_type(weights, v))
+        np.matmul(weights, v, out=np.swapaxes(out, -2, -3))
+        return np.swapaxes(out, -2, -3)
 
     @staticmethod
     def backward(ctx, grad):
@@ -45,12 +58,17 @@ class _Attention(Function):
             gs = np.matmul(grad, np.swapaxes(v, -1, -2))
             if keep is not None:
                 gs *= keep
-            # Softmax backward: attn * (g - sum(g * attn)) along the keys.
-            gs -= np.einsum("...s,...s->...", gs, attn)[..., None]
-            gs *= attn
-            if needs_bias:
-                gbias = unbroadcast(gs, ctx.input_shapes[3])
-            gs *= ctx.scale
+            kernels = None if needs_bias else _kernels.compiled(gs, attn)
+            if kernels is not None and gs.shape == attn.shape:
+                rows = (-1, attn.shape[-1])
+                kernels.softmax_backward(gs.reshape(rows), attn.reshape(rows), ctx.scale)
+            else:
+                # Softmax backward: attn * (g - sum(g * attn)) along the keys.
+                gs -= np.einsum("...s,...s->...", gs, attn)[..., None]
+                gs *= attn
+                if needs_bias:
+                    gbias = unbroadcast(gs, ctx.input_shapes[3])
+                gs *= ctx.scale
             gq = unbroadcast(np.matmul(gs, k), q.shape) if needs_q else None
             gk = unbroadcast(np.matmul(np.swapaxes(gs, -1, -2), q), k.shape) if needs_k else None
         return gq, gk, gv, gbias

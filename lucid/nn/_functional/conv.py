@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from lucid import _ops
+from lucid import _kernels, _ops
 from lucid._tensor import Tensor
 from lucid.autograd import Function
 from lucid.nn._functional import counting
@@ -125,11 +125,16 @@ class _Conv2d(Function):
             cols = _im2col(xp, groups, *ctx.geometry)
             w3 = _weight_matrices(weight, groups)
             if groups == 1:
-                out = np.dot(cols[:, 0], w3[0])
+                out = np.dot(cols[:, 0], w3[0].T)
             else:
-                out = np.matmul(cols.transpose(1, 0, 2), w3).transpose(1, 0, 2).reshape(-1, o)
+                out = np.matmul(cols.transpose(1, 0, 2), w3.transpose(0, 2, 1))
+                out = out.transpose(1, 0, 2).reshape(-1, o)
         if bias is not None:
-            out += bias
+            kernels = _kernels.compiled(out, bias)
+            if kernels is not None:
+                kernels.add(out, bias, None)
+            else:
+                out += bias
         # A channels-last result seen as NCHW: flattening it to tokens later is free.
         return out.reshape(n, *out_hw, o).transpose(0, 3, 1, 2)
 
@@ -153,16 +158,15 @@ class _Conv2d(Function):
             if needs_w:
                 cols = _im2col(xp, groups, *ctx.geometry)
                 if groups == 1:
-                    gw3 = np.dot(cols[:, 0].T, g3[:, 0])[None]
+                    gw3 = np.dot(g3[:, 0].T, cols[:, 0])[None]
                 else:
-                    gw3 = np.matmul(cols.transpose(1, 2, 0), g3.transpose(1, 0, 2))
-                gw = _weight_from_matrices(gw3, weight.shape)
+                    gw3 = np.matmul(g3.transpose(1, 2, 0), cols.transpose(1, 0, 2))
+                gw = _weight_from_matrices(gw3, weight)
             if needs_x:
                 if groups == 1:
-                    gcols = np.dot(g3[:, 0], w3[0].T)[:, None]
+                    gcols = np.dot(g3[:, 0], w3[0])[:, None]
                 else:
-                    gcols = np.matmul(g3.transpose(1, 0, 2), w3.transpose(0, 2, 1))
-                    gcols = gcols.transpose(1, 0, 2)
+                    gcols = np.matmul(g3.transpose(1, 0, 2), w3).transpose(1, 0, 2)
                 gxp = _col2im(gcols, xp.shape, groups, *ctx.geometry)
         gx = None
         if needs_x:
@@ -171,18 +175,21 @@ class _Conv2d(Function):
 
 
 def _weight_matrices(weight: np.ndarray, groups: int) -> np.ndarray:
-    """(O, Cg, kh, kw) -> (G, kh*kw*Cg, O/G), rows ordered like the im2col columns."""
+    """(O, Cg, kh, kw) -> (G, O/G, kh*kw*Cg): per group, one row per output channel.
+
+    The columns follow the im2col order and the matmuls read these matrices
+    transposed (BLAS takes them in place). nn.Conv2d stores its weights in
+    this memory order, so for them this is a view, not a copy.
+    """
     o, cg, kh, kw = weight.shape
-    w5 = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)
-    return w5.reshape(groups, kh * kw * cg, o // groups)
+    return weight.transpose(0, 2, 3, 1).reshape(groups, o // groups, kh * kw * cg)
 
 
-def _weight_from_matrices(w3: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of ``_weight_matrices``."""
-    o, cg, kh, kw = shape
-    groups = w3.shape[0]
-    w5 = w3.reshape(groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2)
-    return w5.reshape(shape)
+def _weight_from_matrices(w3: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Inverse of ``_weight_matrices``, in ``weight``'s memory order (for the optimizer)."""
+    o, cg, kh, kw = weight.shape
+    grad = w3.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(grad) if weight.flags.c_contiguous else grad
 
 
 def _depthwise_input(xp: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

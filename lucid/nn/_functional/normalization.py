@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lucid import _kernels
 from lucid._tensor import Tensor
 from lucid.autograd import Function
 
@@ -45,8 +46,13 @@ def _normalize_rows_backward(gxhat: np.ndarray, xhat: np.ndarray, rstd: np.ndarr
 class _LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, shape, eps):
-        xhat, rstd = _normalize_rows(x.reshape(-1, int(np.prod(shape))), eps)
+        x2 = x.reshape(-1, int(np.prod(shape)))
         w = None if weight is None else weight.reshape(-1)
+        b = None if bias is None else bias.reshape(-1)
+        kernels = _kernels.compiled(x2, w, b)
+        if kernels is not None:
+            return _LayerNorm.forward_compiled(ctx, kernels, x2, w, b, shape, eps).reshape(x.shape)
+        xhat, rstd = _normalize_rows(x2, eps)
         if ctx.needs_input_grad:
             ctx.shape = shape
             ctx.save_for_backward(xhat, rstd, w)
@@ -61,10 +67,33 @@ class _LayerNorm(Function):
         return out.reshape(x.shape)
 
     @staticmethod
+    def forward_compiled(ctx, kernels, x2, w, b, shape, eps):
+        """The forward in one compiled pass, keeping ``xhat`` and ``1/std`` only if recorded."""
+        out = np.empty_like(x2)
+        if not ctx.needs_input_grad:
+            kernels.layer_norm(x2, w, b, eps, out)
+            return out
+        xhat = np.empty_like(x2)
+        rstd = np.empty((len(x2), 1), dtype=x2.dtype)
+        kernels.layer_norm(x2, w, b, eps, out, xhat, rstd.reshape(-1))
+        ctx.shape = shape
+        ctx.save_for_backward(xhat, rstd, w)
+        return out
+
+    @staticmethod
     def backward(ctx, grad):
         xhat, rstd, w = ctx.saved_arrays
         g2 = grad.reshape(xhat.shape)
         needs_x, needs_w, needs_b = ctx.needs_input_grad
+        kernels = _kernels.compiled(g2, w) if needs_x else None
+        if kernels is not None:
+            gx = np.empty_like(g2)
+            gw, gb = kernels.layer_norm_backward(g2, xhat, rstd.reshape(-1), w, gx)
+            return (
+                gx.reshape(grad.shape),
+                gw.reshape(ctx.shape) if needs_w else None,
+                gb.reshape(ctx.shape) if needs_b else None,
+            )
         gw = np.einsum("ij,ij->j", g2, xhat).reshape(ctx.shape) if needs_w else None
         gb = (np.ones(len(g2), dtype=g2.dtype) @ g2).reshape(ctx.shape) if needs_b else None
         gx = None

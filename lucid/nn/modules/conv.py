@@ -59,8 +59,11 @@ class _ConvNd(Module):
         else:
             self.padding = _tuple(padding, n, "padding")
         self.groups = groups
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=np.float32))
+        # Stored with the input channels innermost, (out, *kernel, in): the
+        # layout of the matrix the convolution multiplies by, so it needs no
+        # copy per call. Shape, values and state dict are unchanged.
+        memory = np.empty((out_channels, *self.kernel_size, in_channels // groups), np.float32)
+        self.weight = Parameter(np.moveaxis(memory, -1, 1))
         if bias:
             self.bias = Parameter(np.empty(out_channels, dtype=np.float32))
         else:

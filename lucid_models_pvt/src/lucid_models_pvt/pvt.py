@@ -70,13 +70,17 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: lucid.Tensor, size: Size) -> lucid.Tensor:
-        x = self.fc1(x)
-        if self.relu:
-            x = x.relu()
-        if self.dwconv is not None:
-            x = self.dwconv(x, size)
-        x = self.drop(self.act(x))
-        return self.drop(self.fc2(x))
+        if self.relu or self.dwconv is not None:
+            x = self.fc1(x)
+            if self.relu:
+                x = x.relu()
+            if self.dwconv is not None:
+                x = self.dwconv(x, size)
+            x = self.act(x)
+        else:
+            # fc1 and act fused: one pass over the widest activation of the block.
+            x = F.linear_gelu(x, self.fc1.weight, self.fc1.bias)
+        return self.drop(self.fc2(self.drop(x)))
 
 
 class Attention(nn.Module):
@@ -180,8 +184,16 @@ class Block(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop, dwconv, relu=linear)
 
     def forward(self, x: lucid.Tensor, size: Size) -> lucid.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), size))
-        return x + self.drop_path(self.mlp(self.norm2(x), size))
+        if lucid.is_grad_enabled():
+            x = x + self.drop_path(self.attn(self.norm1(x), size))
+            return x + self.drop_path(self.mlp(self.norm2(x), size))
+        # Nothing is recorded: each residual goes into the branch's fresh
+        # output, in place, instead of into a third array.
+        y = self.drop_path(self.attn(self.norm1(x), size))
+        y += x
+        z = self.drop_path(self.mlp(self.norm2(y), size))
+        z += y
+        return z
 
 
 class PatchEmbed(nn.Module):
