@@ -1,4 +1,4 @@
-"""The model registry: ``@register_model``, plugin discovery, and finding and building models."""
+"""The model registry: ``@register_model``, plugins, finding and building models, their weights."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from lucid.models import _plugins
+from lucid.models import _plugins, _pretrained
 from lucid.models._hookspecs import hookimpl, hookspec
 from lucid.models._plugins import PluginError, PluginInfo, PluginWarning
+from lucid.models._pretrained import (
+    PretrainedWeightsError,
+    adapt_input_conv,
+    get_cache_dir,
+    get_pretrained_cfg,
+    list_pretrained,
+    read_weights,
+    register_pretrained,
+)
 from lucid.models._registry import (
     REGISTRY,
     DuplicateModelError,
@@ -29,21 +38,33 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginWarning",
+    "PretrainedWeightsError",
     "UnknownModelError",
+    "adapt_input_conv",
     "create_model",
+    "get_cache_dir",
+    "get_pretrained_cfg",
     "hookimpl",
     "hookspec",
     "is_model",
     "list_models",
     "list_plugins",
+    "list_pretrained",
     "model_info",
     "plugin_errors",
+    "read_weights",
     "register_model",
+    "register_pretrained",
 ]
 
 
 def list_models(
-    pattern: str | None = None, *, family: str | None = None, plugin: str | None = None
+    pattern: str | None = None,
+    *,
+    family: str | None = None,
+    plugin: str | None = None,
+    pretrained: bool = False,
+    include_tags: bool | None = None,
 ) -> list[str]:
     """Names of the registered models, in natural order (``b2`` before ``b10``).
 
@@ -56,6 +77,11 @@ def list_models(
     plugin
         Keep only models from this plugin, given by entry-point name or
         distribution name.
+    pretrained
+        Keep only models that have pretrained weights.
+    include_tags
+        List each model's weights by tagged name (``"pvt_v2_b0.in1k"``);
+        defaults to ``pretrained``, as in timm.
 
     Examples
     --------
@@ -74,10 +100,14 @@ def list_models(
     names = [
         info.name
         for info in REGISTRY
-        if (pattern is None or fnmatchcase(info.name, pattern))
-        and (family is None or info.family == family)
+        if (family is None or info.family == family)
         and (plugin is None or plugin in (info.plugin, info.distribution))
     ]
+    if pretrained or include_tags:
+        tagged = pretrained if include_tags is None else include_tags
+        names = _pretrained.with_weights(names, pattern, pretrained=pretrained, tagged=tagged)
+    else:
+        names = [name for name in names if pattern is None or fnmatchcase(name, pattern)]
     return sorted(names, key=natural_key)
 
 
@@ -95,17 +125,43 @@ def is_model(name: str) -> bool:
 
 
 def create_model(
-    name: str, *, checkpoint_path: str | os.PathLike[str] | None = None, **kwargs: Any
+    name: str,
+    pretrained: bool = False,
+    *,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    strict: bool = True,
+    pretrained_cfg_overlay: dict[str, Any] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
 ) -> nn.Module:
     """Build the model registered as ``name``, optionally loading its weights.
 
     Parameters
     ----------
     name
-        A registered model name (see :func:`list_models`).
+        A registered model name (see :func:`list_models`), optionally with a
+        weights tag as in timm: ``"pvt_v2_b0.in1k"`` (see :func:`list_pretrained`).
+    pretrained
+        Load the pretrained weights of the tag (the model's default tag when
+        none is given), downloading them into :func:`get_cache_dir` once. With
+        another ``num_classes`` everything but the classifier is loaded (it
+        keeps its fresh initialisation); with another number of input
+        channels the first convolution is adapted (see :func:`adapt_input_conv`).
     checkpoint_path
-        A safetensors file saved with :func:`lucid.save`; its tensors are loaded
-        strictly, so every parameter must be present with the right shape.
+        A weights file to load after building: safetensors (from
+        :func:`lucid.save` or the PVT converter, whose recorded settings such as
+        ``attn_proj=True`` are applied), ``.npz``, or a PyTorch checkpoint, read
+        without torch and without running code. The classifier is re-initialised
+        on a ``num_classes`` change, as with ``pretrained``.
+    strict
+        Passed to :meth:`~lucid.nn.Module.load_state_dict`: every parameter
+        must be present in the weights, and nothing else.
+    pretrained_cfg_overlay
+        Entries replacing the pretrained cfg's, as in timm: ``{"source": "url"}``
+        loads the original release file instead of the Hub copy, ``{"file": path}``
+        a local copy.
+    cache_dir
+        Download directory for this call, instead of ``$LUCID_HOME``.
     **kwargs
         Passed to the builder, overriding its defaults.
 
@@ -115,8 +171,13 @@ def create_model(
         No model has that name; the message suggests close names.
     DuplicateModelError
         Two plugins claim the name.
+    PretrainedWeightsError
+        No weights under that tag, or they cannot be fetched (offline, server,
+        hash mismatch); the message names the file and where to put it.
+    ValueError
+        The weights need a setting that contradicts one passed.
     RuntimeError
-        The checkpoint does not fit the model.
+        The weights do not fit the model.
 
     Examples
     --------
@@ -129,21 +190,15 @@ def create_model(
     (3, 8)
     """
     _plugins.ensure_loaded()
-    model = REGISTRY.get(name).builder(**kwargs)
-    if checkpoint_path is not None:
-        from lucid._serialization import load
-
-        path = os.fspath(checkpoint_path)
-        state = load(path)
-        try:
-            model.load_state_dict(state, strict=True)
-        except (KeyError, RuntimeError, ValueError) as exc:
-            raise RuntimeError(
-                f"checkpoint {path!r} does not fit model {name!r} (built with "
-                f"{kwargs or 'its defaults'}): {exc}; check that the file was saved from "
-                "this model built with the same arguments"
-            ) from exc
-    return model
+    return _pretrained.build(
+        name,
+        pretrained=pretrained,
+        checkpoint_path=checkpoint_path,
+        strict=strict,
+        pretrained_cfg_overlay=pretrained_cfg_overlay,
+        cache_dir=cache_dir,
+        kwargs=kwargs,
+    )
 
 
 def model_info(name: str, *, count_params: bool = True) -> ModelInfo:

@@ -11,7 +11,8 @@ from lucid.models import hookimpl
 @hookimpl
 def register_models(register: Callable[[Any], None]) -> None:
     # The family modules load only when lucid first needs its model list.
-    from lucid_models_pvt import pvt, pvt_v2
+    from lucid_models_pvt import pretrained, pvt, pvt_v2
 
     register(pvt)
     register(pvt_v2)
+    pretrained.register()
