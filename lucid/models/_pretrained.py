@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -377,7 +378,7 @@ def download(url: str, path: str, sha256: str | None = None) -> str:
                 f"Try again, or {by_hand}"
             )
         os.replace(tmp, path)
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
         reason = getattr(e, "reason", None) or e
         raise PretrainedWeightsError(f"cannot download {source} ({reason}); {by_hand}") from None
     finally:

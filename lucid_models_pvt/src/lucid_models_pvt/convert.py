@@ -1,26 +1,29 @@
-"""Convert an official PVT or PVT v2 PyTorch checkpoint to a safetensors file lucid loads.
+"""Convert an official or timm PVT / PVT v2 checkpoint to a safetensors file lucid loads.
 
 Usage::
 
     python -m lucid_models_pvt.convert IN.pth OUT.safetensors [--model NAME]
 
-torch is needed only here, to read the ``.pth`` file (with ``weights_only=True``,
-so the checkpoint cannot run code). The official parameter names are lucid's, so
-no key is renamed: wrappers such as ``{"model": ...}`` and DataParallel's
-``module.`` prefix are removed, the weights are loaded strictly into the named
-model (inferred from the keys when ``--model`` is not given) and written with
-:func:`lucid.save`. Load the result with::
+The ``.pth`` file is read by lucid's allowlisted reader
+(:mod:`lucid.models._torch_pickle`): torch is not needed and nothing in the
+file runs. The official parameter names are lucid's; timm's names (its Hub
+files, ``patch_embed.proj``, ``stages.0.blocks.0``, ...) are mapped to them by
+:func:`lucid_models_pvt.pretrained.timm_to_official`. Wrappers such as
+``{"model": ...}`` and DataParallel's ``module.`` prefix are removed, the
+weights are loaded strictly into the named model (inferred from the keys when
+``--model`` is not given) and written with :func:`lucid.save`, recording in
+the file's metadata the model name, the settings its layout needs (PVT v1
+checkpoints carry the attention output projection: ``attn_proj=True``) and
+the source file. ``create_model`` reads them back::
 
-    model = lucid.models.pvt_medium(attn_proj=True)
-    model.load_state_dict(lucid.load("pvt_medium.safetensors"))
-
-(PVT v1 checkpoints carry the attention output projection, hence
-``attn_proj=True``; PVT v2 models always have it.)
+    model = lucid.models.create_model("pvt_medium", checkpoint_path="pvt_medium.safetensors")
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import re
 import sys
@@ -31,11 +34,10 @@ import numpy as np
 
 import lucid
 import lucid.models
+from lucid.models._torch_pickle import read_state_dict
+from lucid_models_pvt.pretrained import timm_to_official
 
 __all__ = ["convert", "infer_model", "main", "read_checkpoint"]
-
-# Containers that training scripts wrap a state dict in.
-_WRAPPERS = ("model", "state_dict", "model_state", "model_ema", "module")
 
 # (family, depths, first stage width, linear attention) -> variant, for inferring
 # the model from a checkpoint's keys; loading strictly then checks every shape.
@@ -57,49 +59,28 @@ _BLOCK_KEY = re.compile(r"block([1-4])\.(\d+)\.")
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """The state dict of a PyTorch checkpoint as float32 NumPy arrays, unwrapped.
+    """The state dict of a PyTorch checkpoint as NumPy arrays, unwrapped, with official names.
 
     Parameters
     ----------
     path
         A ``.pth`` file written by ``torch.save``: a state dict, or a dict
         holding one under ``"model"``, ``"state_dict"``, ``"model_state"``,
-        ``"model_ema"`` or ``"module"``.
+        ``"model_ema"`` or ``"module"``; official or timm parameter names.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        Parameter names (without a ``module.`` prefix) to arrays.
+        Official parameter names (without a ``module.`` prefix) to arrays,
+        floating point as float32.
+
+    Raises
+    ------
+    lucid.models._torch_pickle.CheckpointError
+        The file is not a readable PyTorch checkpoint, or names anything but
+        tensors, containers and scalars (refused before anything runs).
     """
-    try:
-        import torch
-    except ImportError as e:
-        raise RuntimeError(
-            "reading a PyTorch checkpoint needs torch, which is not installed; install it "
-            "for this conversion only (e.g. pip install torch==2.13.0 --index-url "
-            "https://download.pytorch.org/whl/cpu): lucid itself never needs torch"
-        ) from e
-    obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    while isinstance(obj, Mapping):
-        inner = next((obj[k] for k in _WRAPPERS if isinstance(obj.get(k), Mapping)), None)
-        if inner is None:
-            break
-        obj = inner
-    if not isinstance(obj, Mapping) or not obj:
-        raise ValueError(
-            f"{os.fspath(path)!r} holds no state dict (found {type(obj).__name__}); "
-            "expected a dict of parameter names to tensors"
-        )
-    arrays = {}
-    for name, value in obj.items():
-        if not isinstance(value, torch.Tensor):
-            continue  # bookkeeping such as a saved epoch number
-        value = value.detach().cpu()
-        # float32 whatever the checkpoint's precision (NumPy has no bfloat16).
-        arrays[name.removeprefix("module.")] = (
-            value.float() if value.is_floating_point() else value
-        ).numpy()
-    return arrays
+    return timm_to_official(read_state_dict(path))
 
 
 def infer_model(state_dict: Mapping[str, Any]) -> str:
@@ -165,18 +146,35 @@ def convert(
     arrays = read_checkpoint(src)
     name = model or infer_model(arrays)
     head = arrays.get("head.weight")
-    settings: dict[str, Any] = {"num_classes": 0 if head is None else int(head.shape[0])}
+    num_classes = 0 if head is None else int(head.shape[0])
+    # The settings the weights' layout needs, recorded for create_model(checkpoint_path=...).
+    settings: dict[str, Any] = {}
     if name.startswith("pvt_") and not name.startswith("pvt_v2"):
         settings["attn_proj"] = "block1.0.attn.proj.weight" in arrays
-        if "pos_embed1" in arrays:
-            side = round(arrays["pos_embed1"].shape[1] ** 0.5)
-            settings["img_size"] = 4 * side
-    net = lucid.models.create_model(name, **settings)
+        pos = arrays.get("pos_embed1")
+        if pos is not None:
+            if pos.ndim != 3:
+                raise ValueError(
+                    f"{os.fspath(src)!r} has pos_embed1 of shape {pos.shape}; a PVT checkpoint "
+                    "has (1, tokens, channels)"
+                )
+            settings["img_size"] = 4 * round(pos.shape[1] ** 0.5)
+    net = lucid.models.create_model(name, num_classes=num_classes, **settings)
     try:
         net.load_state_dict({k: lucid.Tensor(v) for k, v in arrays.items()}, strict=True)
     except (KeyError, RuntimeError, ValueError) as e:
         raise ValueError(f"{os.fspath(src)!r} does not fit {name}: {e}") from e
-    lucid.save(net.state_dict(), dst, metadata={"model": name, "format": "lucid"})
+    with open(src, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    metadata = {
+        "model": name,
+        "format": "lucid",
+        "settings": json.dumps(settings, sort_keys=True),
+        "num_classes": str(num_classes),
+        "source": os.path.basename(os.fspath(src)),
+        "source_sha256": digest,
+    }
+    lucid.save(net.state_dict(), dst, metadata=metadata)
     return name
 
 
@@ -193,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         name = convert(args.src, args.dst, args.model)
     except (OSError, RuntimeError, ValueError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        # One line, whatever the message: a checkpoint can make load errors long.
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     print(f"wrote {args.dst} ({name})")
     return 0
