@@ -1,4 +1,4 @@
-"""Fixtures shared by the core and plugin test suites: a weights server on 127.0.0.1, a fresh cache."""
+"""Fixtures shared by the core and plugin tests: a weights server on 127.0.0.1, a fresh cache."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Downloading weights: atomic, verified, cached, offline-safe, mirrorable; served from 127.0.0.1."""
+"""Downloading weights: atomic, verified, cached, offline-safe, mirrorable; from 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The allowlisted reader of PyTorch checkpoints: same tensors as torch.load, and nothing ever runs."""
+"""The allowlisted reader of PyTorch checkpoints: torch.load's tensors, and nothing ever runs."""
 
 from __future__ import annotations
 
