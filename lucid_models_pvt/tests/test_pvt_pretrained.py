@@ -1,0 +1,305 @@
+"""PVT pretrained weights end to end: served on 127.0.0.1, tags, adaptation, checkpoint metadata."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+import lucid
+from lucid.models import (
+    PretrainedWeightsError,
+    create_model,
+    get_pretrained_cfg,
+    list_models,
+    list_pretrained,
+)
+from lucid_models_pvt import convert
+from lucid_models_pvt.pretrained import PRETRAINED, timm_to_official
+from lucid_models_pvt.pvt import pvt_tiny
+from lucid_models_pvt.pvt_v2 import pvt_v2_b0
+
+torch = pytest.importorskip("torch")
+
+# Small variants keep the tests fast; the weights' names and layout are the real ones.
+SMALL = {"depths": [1, 1, 1, 1]}
+HUB_PATH = "timm/pvt_v2_b0.in1k/resolve/main/model.safetensors"
+RELEASE = "whai362/PVT/releases/download/v2"
+
+
+def official(model: lucid.nn.Module) -> dict[str, np.ndarray]:
+    return {name: t.data.copy() for name, t in model.state_dict().items()}
+
+
+def timm_names(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """timm's ``_checkpoint_filter_fn`` (timm/models/pvt_v2.py): official names -> timm's."""
+    out = {}
+    for k, v in state.items():
+        if k.startswith("patch_embed"):
+            k = k.replace("patch_embed1", "patch_embed")
+            k = k.replace("patch_embed2", "stages.1.downsample")
+            k = k.replace("patch_embed3", "stages.2.downsample")
+            k = k.replace("patch_embed4", "stages.3.downsample")
+        k = k.replace("dwconv.dwconv", "dwconv")
+        k = re.sub(
+            r"block(\d+).(\d+)", lambda x: f"stages.{int(x.group(1)) - 1}.blocks.{x.group(2)}", k
+        )
+        k = re.sub(r"^norm(\d+)", lambda x: f"stages.{int(x.group(1)) - 1}.norm", k)
+        out[k] = v
+    return out
+
+
+def torch_file(state: dict[str, np.ndarray], path) -> bytes:  # type: ignore[no-untyped-def]
+    torch.save({"model": {k: torch.from_numpy(v) for k, v in state.items()}, "epoch": 1}, path)
+    return path.read_bytes()
+
+
+def logits(model: lucid.nn.Module) -> np.ndarray:
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with lucid.no_grad():
+        return model.eval()(lucid.Tensor(x)).data
+
+
+def by_hand(builder, state, **kwargs):  # type: ignore[no-untyped-def]
+    model = builder(**kwargs)
+    model.load_state_dict(state)
+    return model
+
+
+@pytest.fixture
+def mirror(weights_server, lucid_home, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LUCID_WEIGHTS_MIRROR", weights_server.url)
+    return weights_server
+
+
+@pytest.fixture
+def hub_b0(tmp_path, mirror):  # type: ignore[no-untyped-def]
+    """A small pvt_v2_b0 saved as timm's Hub file (timm names, safetensors) and served."""
+    state = official(pvt_v2_b0(**SMALL))
+    path = tmp_path / "model.safetensors"
+    safetensors.numpy.save_file(timm_names(state), str(path))
+    mirror.put(HUB_PATH, path.read_bytes())
+    return state
+
+
+NO_HASH = {"sha256": None}  # the served file is not the published one
+
+
+# ----------------------------------------------------------------- table ---
+
+
+def test_every_tag_is_listed_with_timm_keys():
+    tags = list_pretrained("pvt*")
+    assert sorted(tags) == sorted(f"{m}.{t}" for m, t in PRETRAINED)
+    assert "pvt_huge" not in list_models(pretrained=True, include_tags=False)
+    assert list_models("pvt_v2_b0*", pretrained=True) == ["pvt_v2_b0.in1k"]
+    for name in tags:
+        cfg = get_pretrained_cfg(name)
+        for key in (
+            "num_classes",
+            "input_size",
+            "crop_pct",
+            "interpolation",
+            "mean",
+            "std",
+            "first_conv",
+            "classifier",
+            "license",
+            "origin_url",
+            "paper_ids",
+            "top1",
+        ):
+            assert key in cfg, (name, key)
+        assert cfg["first_conv"] == "patch_embed1.proj" and cfg["classifier"] == "head"
+        assert cfg["url"].startswith("https://github.com/whai362/PVT/releases/download/v2/")
+        if name.startswith("pvt_v2"):
+            assert cfg["hf_hub_id"] == f"timm/{name}"
+        else:
+            assert cfg["settings"] == {"attn_proj": True}
+
+
+def test_timm_names_map_back_to_official():
+    state = official(pvt_v2_b0())
+    assert timm_to_official(timm_names(state)).keys() == state.keys()
+    assert timm_to_official(state) is state
+
+
+# ------------------------------------------------------------- pretrained ---
+
+
+def test_hub_file_gives_the_same_logits_and_is_fetched_once(hub_b0, mirror):
+    model = create_model("pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay=NO_HASH, **SMALL)
+    np.testing.assert_array_equal(logits(model), logits(by_hand(pvt_v2_b0, hub_b0, **SMALL)))
+    assert model.pretrained_cfg["hf_hub_id"] == "timm/pvt_v2_b0.in1k"
+    create_model("pvt_v2_b0", pretrained=True, pretrained_cfg_overlay=NO_HASH, **SMALL)
+    assert mirror.requests == [f"/{HUB_PATH}"]
+
+
+def test_official_release_file_gives_the_same_logits(tmp_path, mirror):
+    state = official(pvt_v2_b0(**SMALL))
+    mirror.put(f"{RELEASE}/pvt_v2_b0.pth", torch_file(state, tmp_path / "b0.pth"))
+    model = create_model(
+        "pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay={"source": "url"}, **SMALL
+    )
+    np.testing.assert_array_equal(logits(model), logits(by_hand(pvt_v2_b0, state, **SMALL)))
+    assert mirror.requests == [f"/{RELEASE}/pvt_v2_b0.pth"]
+
+
+def test_v1_weights_build_the_layout_they_need(tmp_path, mirror):
+    state = official(pvt_tiny(attn_proj=True, **SMALL))
+    mirror.put(f"{RELEASE}/pvt_tiny.pth", torch_file(state, tmp_path / "t.pth"))
+    model = create_model("pvt_tiny.in1k", pretrained=True, **SMALL)
+    assert model.config["attn_proj"] is True
+    want = logits(by_hand(pvt_tiny, state, attn_proj=True, **SMALL))
+    np.testing.assert_array_equal(logits(model), want)
+    with pytest.raises(ValueError, match=r"needs attn_proj=True, but attn_proj=False was passed"):
+        create_model("pvt_tiny.in1k", pretrained=True, attn_proj=False, **SMALL)
+
+
+def test_published_hash_mismatch_keeps_nothing(hub_b0, lucid_home):
+    with pytest.raises(PretrainedWeightsError, match="not the published d0927f8c"):
+        create_model("pvt_v2_b0.in1k", pretrained=True, **SMALL)
+    assert not any(p.is_file() for p in lucid_home.rglob("*"))
+
+
+def test_offline_names_the_exact_path(hub_b0, lucid_home, monkeypatch):
+    monkeypatch.setenv("LUCID_OFFLINE", "1")
+    with pytest.raises(PretrainedWeightsError) as info:
+        create_model("pvt_v2_b0.in1k", pretrained=True, **SMALL)
+    path = lucid_home / "hub" / "timm" / "pvt_v2_b0.in1k" / "model.safetensors"
+    assert f"place it at exactly {path}" in str(info.value)
+    assert hub_b0 and not path.exists()
+
+
+def test_other_num_classes_keeps_a_fresh_head(hub_b0, capsys):
+    model = create_model(
+        "pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay=NO_HASH, num_classes=10, **SMALL
+    )
+    state = official(model)
+    assert state["head.weight"].shape == (10, 256)
+    assert all(np.array_equal(state[k], v) for k, v in hub_b0.items() if not k.startswith("head"))
+    assert (
+        "classifier 'head' keeps its fresh initialisation for 10 classes" in capsys.readouterr().err
+    )
+    headless = create_model(
+        "pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay=NO_HASH, num_classes=0, **SMALL
+    )
+    assert "head.weight" not in official(headless)
+
+
+def test_one_input_channel_sums_the_rgb_filters(hub_b0):
+    model = create_model(
+        "pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay=NO_HASH, in_channels=1, **SMALL
+    )
+    got = official(model)["patch_embed1.proj.weight"]
+    np.testing.assert_allclose(
+        got, hub_b0["patch_embed1.proj.weight"].sum(axis=1, keepdims=True), rtol=1e-6
+    )
+
+
+def test_unknown_tag_and_missing_weights_are_named():
+    with pytest.raises(PretrainedWeightsError, match=r"tagged 'in22k'.*pvt_v2_b0\.in1k"):
+        create_model("pvt_v2_b0.in22k")
+    with pytest.raises(PretrainedWeightsError, match="no pretrained weights are published"):
+        create_model("pvt_huge", pretrained=True)
+    assert create_model("pvt_v2_b0", pretrained=False, **SMALL).pretrained_cfg["tag"] == "in1k"
+    assert create_model("pvt_huge", **SMALL).pretrained_cfg == {"architecture": "pvt_huge"}
+
+
+# -------------------------------------------------------- checkpoint_path ---
+
+
+def test_checkpoint_metadata_builds_the_matching_layout(tmp_path):
+    state = official(pvt_tiny(attn_proj=True, **SMALL))
+    path = tmp_path / "tiny.safetensors"
+    settings = json.dumps({"attn_proj": True})
+    lucid.save(state, path, metadata={"model": "pvt_tiny", "settings": settings})
+    model = create_model("pvt_tiny", checkpoint_path=path, **SMALL)
+    assert model.config["attn_proj"] is True
+    np.testing.assert_array_equal(
+        official(model)["block1.0.attn.proj.weight"], state["block1.0.attn.proj.weight"]
+    )
+    with pytest.raises(ValueError, match=r"holds weights for 'pvt_tiny', not 'pvt_small'"):
+        create_model("pvt_small", checkpoint_path=path)
+    with pytest.raises(ValueError, match="pass attn_proj=True or leave it out"):
+        create_model("pvt_tiny", checkpoint_path=path, attn_proj=False, **SMALL)
+
+
+def test_checkpoint_with_other_classes_reinitialises_the_head(tmp_path, capsys):
+    path = tmp_path / "b0.pth"
+    state = official(pvt_v2_b0(**SMALL))
+    torch_file(state, path)
+    model = create_model("pvt_v2_b0", num_classes=10, checkpoint_path=path, **SMALL)
+    assert official(model)["head.weight"].shape == (10, 256)
+    assert "keeps its fresh initialisation" in capsys.readouterr().err
+
+
+def test_strict_is_passed_to_load_state_dict(tmp_path):
+    state = official(pvt_v2_b0(**SMALL))
+    del state["norm4.weight"]
+    path = tmp_path / "partial.safetensors"
+    lucid.save(state, path)
+    with pytest.raises(RuntimeError, match=r"(?s)pass strict=False.*missing key.*norm4\.weight"):
+        create_model("pvt_v2_b0", checkpoint_path=path, **SMALL)
+    model = create_model("pvt_v2_b0", checkpoint_path=path, strict=False, **SMALL)
+    np.testing.assert_array_equal(official(model)["norm4.bias"], state["norm4.bias"])
+
+
+# -------------------------------------------------------------- converter ---
+
+
+def test_converter_records_model_settings_and_source(tmp_path):
+    src, dst = tmp_path / "pvt_tiny.pth", tmp_path / "pvt_tiny.safetensors"
+    state = official(pvt_tiny(attn_proj=True))
+    torch_file(state, src)
+    assert convert.convert(src, dst) == "pvt_tiny"
+    _, meta = lucid.models.read_weights(dst)
+    assert meta["model"] == "pvt_tiny" and meta["source"] == "pvt_tiny.pth"
+    assert json.loads(meta["settings"]) == {"attn_proj": True, "img_size": 224}
+    model = create_model("pvt_tiny", checkpoint_path=dst)
+    assert model.config["attn_proj"] is True
+
+
+def test_converter_accepts_timm_names_and_bad_input_gets_one_line(tmp_path, capsys):
+    state = official(pvt_v2_b0())
+    src, dst = tmp_path / "timm.pth", tmp_path / "b0.safetensors"
+    torch_file(timm_names(state), src)
+    assert convert.convert(src, dst) == "pvt_v2_b0"
+    flat = tmp_path / "flat.pth"
+    tiny = official(pvt_tiny(attn_proj=True))
+    tiny["pos_embed1"] = tiny["pos_embed1"].reshape(-1)
+    torch_file(tiny, flat)
+    assert convert.main([str(flat), str(tmp_path / "out.safetensors"), "--model", "pvt_tiny"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pos_embed1 of shape" in err
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_converter_and_pretrained_run_where_torch_cannot_be_imported(tmp_path, mirror):
+    state = official(pvt_v2_b0(**SMALL))
+    mirror.put(f"{RELEASE}/pvt_v2_b0.pth", torch_file(state, tmp_path / "served.pth"))
+    full = tmp_path / "full.pth"
+    torch_file(official(pvt_v2_b0()), full)
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, Block())
+from lucid.models import create_model
+from lucid_models_pvt import convert
+model = create_model("pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay={{"source": "url"}},
+                     depths=[1, 1, 1, 1])
+print(convert.main([{str(full)!r}, {str(tmp_path / "out.safetensors")!r}]))
+print("torch" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["0", "False"]
+    assert (tmp_path / "out.safetensors").exists()
