@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 # lucid.models imports no plugin: it discovers them lazily, on first use.
-from lucid import autograd, models, nn, optim
+from lucid import autograd, models, nn, optim, vision
 from lucid._creation import (
     arange,
     empty,
@@ -231,6 +231,7 @@ __all__ = [
     "uint8",
     "unsqueeze",
     "var",
+    "vision",
     "where",
     "zeros",
     "zeros_like",
