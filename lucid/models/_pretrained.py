@@ -452,20 +452,28 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
     ([1.0, 1.0], {'model': 'demo'})
     """
     from lucid._serialization import load
-    from lucid.models._torch_pickle import is_torch_checkpoint, read_state_dict
+    from lucid._tensor import Tensor
+    from lucid.models._torch_pickle import is_torch_checkpoint, read_state_dict, unwrap
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no weights file at {path!r}")
     if is_torch_checkpoint(path):
         return read_state_dict(path), {}
-    arrays = {name: tensor.data for name, tensor in load(path).items()}
+    # A nested lucid checkpoint ({"model": ..., "optimizer": ...}) holds its weights inside.
+    state = unwrap(load(path), path)
+    arrays = {k: v.data for k, v in state.items() if isinstance(k, str) and isinstance(v, Tensor)}
+    if not arrays:
+        raise ValueError(f"{path!r} holds no named tensors; no weights to load")
     metadata: dict[str, str] = {}
     if not path.endswith(".npz"):
         import safetensors
 
+        from lucid._serialization import _STRUCTURE_KEY
+
         with safetensors.safe_open(path, framework="np") as f:
-            metadata = dict(f.metadata() or {})
+            # lucid.save's own bookkeeping is not the file's metadata.
+            metadata = {k: v for k, v in (f.metadata() or {}).items() if k != _STRUCTURE_KEY}
     return arrays, metadata
 
 

@@ -517,7 +517,7 @@ def is_torch_checkpoint(path: str | os.PathLike[str]) -> bool:
     return head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
 
 
-def _unwrap(obj: Any, path: str) -> Mapping[Any, Any]:
+def unwrap(obj: Any, path: str) -> Mapping[Any, Any]:
     """The state dict inside the usual wrappers, following each mapping at most once."""
     seen: set[int] = set()
     while isinstance(obj, Mapping):
@@ -560,7 +560,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         its keys are not strings.
     """
     path = os.fspath(path)
-    state = _unwrap(load_torch_checkpoint(path), path)
+    state = unwrap(load_torch_checkpoint(path), path)
     arrays: dict[str, np.ndarray] = {}
     for name, value in state.items():
         if not isinstance(name, str):
