@@ -1,4 +1,4 @@
-"""The ``lucid`` command line: list and describe the registered models and plugins."""
+"""The ``lucid`` command line: list and describe models, weights and plugins; classify images."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ def _models_list(args: argparse.Namespace, out: TextIO) -> int:
     from lucid import models
     from lucid.models._registry import REGISTRY
 
+    if args.pretrained:
+        return _weights_list(args, out)
     names = models.list_models(args.pattern, family=args.family, plugin=args.plugin)
     # Listing needs no parameter counts, so it reads the registry directly
     # instead of building every model through model_info().
@@ -68,6 +70,23 @@ def _models_list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _weights_list(args: argparse.Namespace, out: TextIO) -> int:
+    from lucid import models
+    from lucid.models._pretrained import describe_weights, weights_row
+
+    names = models.list_models(
+        args.pattern, family=args.family, plugin=args.plugin, pretrained=True
+    )
+    entries = describe_weights(names)
+    if args.json:
+        _json(entries, out)
+    elif not entries:
+        print("lucid: no pretrained weights match", file=sys.stderr)
+    else:
+        _table([("NAME", "TOP-1", "TOP-5", "LICENSE", "SOURCE"), *map(weights_row, entries)], out)
+    return 0
+
+
 def _models_info(args: argparse.Namespace, out: TextIO) -> int:
     from lucid import models
     from lucid.models._registry import REGISTRY
@@ -83,6 +102,7 @@ def _models_info(args: argparse.Namespace, out: TextIO) -> int:
         print(f"lucid: error: {args.name}: {params}", file=sys.stderr)
         status = 1
     info = meta.to_dict()
+    info["pretrained"] = models.list_models(args.name, pretrained=True)
     if args.json:
         _json(info, out)
         return status
@@ -96,6 +116,7 @@ def _models_info(args: argparse.Namespace, out: TextIO) -> int:
         ("distribution", _provider(info["distribution"], info["version"])),
         ("module", f"{info['module']}.{info['qualname']}"),
         ("parameters", params),
+        ("pretrained", ", ".join(info["pretrained"]) or "-"),
     ]
     _table(rows, out)
     return status
@@ -134,12 +155,28 @@ def _plugins(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace, out: TextIO) -> int:
+    from lucid.models import PretrainedWeightsError, _predict
+
+    try:
+        results = _predict.predict(args.images, args.model, args.top)
+    except (PretrainedWeightsError, OSError, ValueError, RuntimeError) as exc:
+        print(f"lucid: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    if args.json:
+        _json(results, out)
+    else:
+        _predict.write(results, out)
+    return 0
+
+
 # ---------------------------------------------------------------- parser ---
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lucid", description="Inspect the models and plugins lucid can find."
+        prog="lucid",
+        description="Inspect the models and plugins lucid can find; classify images.",
     )
     parser.add_argument("--version", action="store_true", help="print lucid's version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -152,12 +189,24 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--plugin", help="only models of this plugin (entry point or distribution)"
     )
+    listing.add_argument(
+        "--pretrained", action="store_true", help="list pretrained weights by tagged name"
+    )
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_models_list)
     info = model_commands.add_parser("info", help="describe one model, with its parameter count")
     info.add_argument("name", help="a registered model name")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=_models_info)
+
+    predict = commands.add_parser("predict", help="classify images with pretrained weights")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    predict.add_argument(
+        "--model", required=True, help="pretrained weights by tagged name, e.g. pvt_v2_b0.in1k"
+    )
+    predict.add_argument("--top", type=int, default=5, help="classes to show per image")
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.set_defaults(handler=_predict)
 
     plugins = commands.add_parser("plugins", help="list plugins, their models and errors")
     plugins.add_argument("--json", action="store_true", help="print JSON")

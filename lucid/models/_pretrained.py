@@ -143,6 +143,9 @@ def get_pretrained_cfg(name: str) -> dict[str, Any]:
     PretrainedWeightsError
         The model has no weights, or none under that tag.
     """
+    from lucid.models import _plugins
+
+    _plugins.ensure_loaded()
     model, tag = split_tag(name)
     cfg = _cfg_for(model, tag)
     if cfg is None:
@@ -194,9 +197,25 @@ def list_pretrained(pattern: str | None = None) -> list[str]:
     return list_models(pattern, pretrained=True)
 
 
-def pretrained_tags(model: str) -> list[str]:
-    """The tags of ``model``'s weights, default first."""
-    return list(_CFGS.get(model, {}))
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def describe_weights(names: list[str]) -> list[dict[str, Any]]:
+    """JSON-ready cfgs of the tagged ``names``, each with its ``name`` first."""
+    return [{"name": name, **_jsonable(get_pretrained_cfg(name))} for name in names]
+
+
+def weights_row(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """A ``lucid models list --pretrained`` row: NAME, TOP-1, TOP-5, LICENSE, SOURCE."""
+    top = [f"{entry[k]:.2f}" if k in entry else "-" for k in ("top1", "top5")]
+    hub = entry.get("hf_hub_id")
+    source = f"hf-hub:{hub}" if hub else entry.get("url") or entry.get("file") or "-"
+    return (entry["name"], *top, entry.get("license", "-"), str(source))
 
 
 # ------------------------------------------------------------------ cache ---

@@ -303,3 +303,103 @@ print("torch" in sys.modules)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == ["0", "False"]
     assert (tmp_path / "out.safetensors").exists()
+
+
+# ---------------------------------------------------------------- predict ---
+
+
+@pytest.fixture
+def served_b0(tmp_path, mirror, monkeypatch):  # type: ignore[no-untyped-def]
+    """Small pvt_v2_b0 weights served under the extra tag ``pvt_v2_b0.test`` (no hash).
+
+    The tag's ``settings`` build the small layout, as PVT v1's build ``attn_proj=True``.
+    """
+    from lucid.models import _pretrained
+
+    state = official(pvt_v2_b0(**SMALL))
+    path = tmp_path / "b0.safetensors"
+    safetensors.numpy.save_file(timm_names(state), str(path))
+    mirror.put("test/pvt_v2_b0/resolve/main/model.safetensors", path.read_bytes())
+    cfg = {
+        **get_pretrained_cfg("pvt_v2_b0.in1k"),
+        "hf_hub_id": "test/pvt_v2_b0",
+        "tag": "test",
+        "settings": SMALL,
+    }
+    del cfg["sha256"]
+    monkeypatch.setitem(_pretrained._CFGS["pvt_v2_b0"], "test", cfg)
+    return state, cfg
+
+
+def test_lucid_predict_prints_the_top_classes(tmp_path, served_b0, capsys):
+    from PIL import Image
+
+    from lucid import _cli
+    from lucid.models._predict import imagenet_class_names
+    from lucid.vision.transforms import create_transform
+
+    state, cfg = served_b0
+    image = tmp_path / "cat.png"
+    pixels = np.random.default_rng(1).integers(0, 256, (180, 260, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(image)
+    x = create_transform(cfg)(Image.open(image).convert("RGB")).unsqueeze(0)
+    with lucid.no_grad():
+        z = by_hand(pvt_v2_b0, state, **SMALL).eval()(x).data[0].astype(np.float64)
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    best = np.argsort(-p, kind="stable")[:3]
+
+    assert (
+        _cli.main(["predict", str(image), "--model", "pvt_v2_b0.test", "--top", "3", "--json"]) == 0
+    )
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["image"] == str(image)
+    assert [q["index"] for q in result["predictions"]] == best.tolist()
+    assert [q["label"] for q in result["predictions"]] == [imagenet_class_names()[i] for i in best]
+    np.testing.assert_allclose(
+        [q["probability"] for q in result["predictions"]], p[best], rtol=1e-6
+    )
+
+    assert _cli.main(["predict", str(image), str(image), "--model", "pvt_v2_b0.test"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 12 and lines[0] == lines[6] == str(image)
+    label = imagenet_class_names()[best[0]]
+    assert lines[1] == f"  1. {p[best[0]]:7.2%}  {label} ({best[0]})"
+
+
+def test_lucid_predict_errors_are_one_line(tmp_path, served_b0, capsys):
+    from lucid import _cli
+
+    missing = tmp_path / "nope.jpg"
+    assert _cli.main(["predict", str(missing), "--model", "pvt_v2_b0.test"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no image file" in err
+    not_image = tmp_path / "notes.txt"
+    not_image.write_text("hello")
+    assert _cli.main(["predict", str(not_image), "--model", "pvt_v2_b0.test", "--top", "0"]) == 1
+    assert "--top must be between 1 and 1000" in capsys.readouterr().err
+    assert _cli.main(["predict", str(not_image), "--model", "pvt_v2_b0.test"]) == 1
+    assert "is not an image Pillow can read" in capsys.readouterr().err.splitlines()[-1]
+    assert _cli.main(["predict", str(not_image), "--model", "pvt_v2_b0.in22k"]) == 1
+    assert "no pretrained weights tagged 'in22k'" in capsys.readouterr().err
+
+
+def test_cli_lists_weights_and_tags(capsys):
+    from lucid import _cli
+
+    assert _cli.main(["models", "list", "--pretrained", "pvt_v2_b0*"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["NAME", "TOP-1", "TOP-5", "LICENSE", "SOURCE"]
+    assert out[1].split() == [
+        "pvt_v2_b0.in1k",
+        "70.66",
+        "90.20",
+        "apache-2.0",
+        "hf-hub:timm/pvt_v2_b0.in1k",
+    ]
+    assert _cli.main(["models", "list", "--pretrained", "pvt_tiny", "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["name"] == "pvt_tiny.in1k" and entry["settings"] == {"attn_proj": True}
+    assert _cli.main(["models", "info", "pvt_v2_b0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pretrained"] == ["pvt_v2_b0.in1k"]
+    assert _cli.main(["models", "info", "pvt_v2_b0"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["pretrained", "pvt_v2_b0.in1k"]
