@@ -421,6 +421,23 @@ def render_example(facts: ModelFacts) -> list[str]:
     return lines
 
 
+def render_weights(name: str) -> list[str]:
+    """The model's pretrained weights: each tag with its published accuracy (the plugin's table)."""
+    from lucid.models import get_pretrained_cfg, list_models
+
+    tags = list_models(name, pretrained=True)
+    if not tags:
+        return ["**Pretrained weights**: none published", ""]
+    lines = ["**Pretrained weights** (see :doc:`/guide/pretrained`):", ""]
+    for tag in tags:
+        cfg = get_pretrained_cfg(tag)
+        scores = ", ".join(f"top-{k[-1]} {cfg[k]}%" for k in ("top1", "top5") if k in cfg)
+        lines.append(
+            f'- ``{tag}``: ImageNet-1k {scores}; ``create_model("{tag}", pretrained=True)``'
+        )
+    return [*lines, ""]
+
+
 def render_model_page(facts: ModelFacts, options: PageOptions) -> str:
     """The reStructuredText of one model's page, in the order of the spec page."""
     info, m = facts.info, facts.measurement
@@ -457,6 +474,7 @@ def render_model_page(facts: ModelFacts, options: PageOptions) -> str:
         "",
         f"**Family**: :doc:`{info.family} <family-{info.family}>`",
         "",
+        *render_weights(info.name),
         *_title("Function Signature", "-"),
         ".. code-block:: python",
         "",

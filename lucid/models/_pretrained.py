@@ -455,9 +455,8 @@ def weights_file(cfg: Mapping[str, Any], home: str | None = None) -> str:
 def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Arrays and text metadata of a weights file: safetensors, ``.npz`` or a PyTorch checkpoint.
 
-    PyTorch checkpoints go through lucid's allowlisted reader
-    (:func:`lucid.models._torch_pickle.read_state_dict`), so no code in them
-    runs and torch is not needed.
+    PyTorch checkpoints go through lucid's allowlisted reader (see
+    :doc:`/guide/pretrained`), so no code in them runs and torch is not needed.
 
     Examples
     --------
