@@ -164,3 +164,29 @@ def test_adapt_input_conv_matches_timm_rules():
     assert adapt_input_conv(3, w) is not w and np.array_equal(adapt_input_conv(3, w), w)
     with pytest.raises(ValueError, match="RGB"):
         adapt_input_conv(2, np.zeros((4, 5, 3, 3), np.float32))
+
+
+def test_local_file_source_is_used_or_named(tmp_path, lucid_home, weights_server):
+    local = tmp_path / "manual.pth"
+    cfg = {
+        "file": str(local),
+        "url": f"{weights_server.url}/w.pth",
+        "architecture": "some_model",
+        "tag": "in1k",
+    }
+    with pytest.raises(PretrainedWeightsError) as info:
+        weights_file(cfg)
+    message = str(info.value)
+    assert str(local) in message and cfg["url"] in message and "checkpoint_path=" in message
+    local.write_bytes(weights_bytes(tmp_path))
+    assert weights_file(cfg) == str(local)
+    assert weights_server.requests == []
+
+
+def test_cache_dir_argument_overrides_lucid_home(tmp_path, lucid_home, weights_server):
+    data = weights_bytes(tmp_path)
+    weights_server.put("w.safetensors", data)
+    cfg = {"url": f"{weights_server.url}/w.safetensors", "architecture": "m", "tag": "t"}
+    path = weights_file(cfg, str(tmp_path / "elsewhere"))
+    assert path == str(tmp_path / "elsewhere" / "checkpoints" / "w.safetensors")
+    assert not lucid_home.exists()
