@@ -89,9 +89,12 @@ def _weights_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def _models_info(args: argparse.Namespace, out: TextIO) -> int:
     from lucid import models
+    from lucid.models._pretrained import split_tag
     from lucid.models._registry import REGISTRY
 
     models.is_model(args.name)  # loads the plugins
+    # "pvt_v2_b0.in1k" describes the model of those weights.
+    args.name = split_tag(args.name)[0]
     meta = REGISTRY.get(args.name)  # the metadata, even if building the model fails
     status = 0
     try:

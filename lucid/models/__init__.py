@@ -112,16 +112,16 @@ def list_models(
 
 
 def is_model(name: str) -> bool:
-    """Whether a usable model is registered under ``name``.
+    """Whether a usable model is registered under ``name`` (a weights tag is ignored, as in timm).
 
     Examples
     --------
     >>> from lucid.models import is_model
-    >>> is_model("no_such_model")
-    False
+    >>> is_model("no_such_model"), is_model("no_such_model.in1k")
+    (False, False)
     """
     _plugins.ensure_loaded()
-    return name in REGISTRY
+    return _pretrained.split_tag(name)[0] in REGISTRY
 
 
 def create_model(

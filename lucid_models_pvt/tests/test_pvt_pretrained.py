@@ -401,5 +401,5 @@ def test_cli_lists_weights_and_tags(capsys):
     assert entry["name"] == "pvt_tiny.in1k" and entry["settings"] == {"attn_proj": True}
     assert _cli.main(["models", "info", "pvt_v2_b0", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["pretrained"] == ["pvt_v2_b0.in1k"]
-    assert _cli.main(["models", "info", "pvt_v2_b0"]) == 0
+    assert _cli.main(["models", "info", "pvt_v2_b0.in1k"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["pretrained", "pvt_v2_b0.in1k"]
