@@ -7,6 +7,7 @@ import numpy as np
 from lucid._tensor import Tensor
 from lucid.nn import functional as F
 from lucid.nn import init
+from lucid.nn._meta import is_meta
 from lucid.nn.modules.module import Module
 from lucid.nn.parameter import Parameter
 
@@ -55,7 +56,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         """Draw the table again from N(0, 1), with the padding row zero."""
         init.normal_(self.weight)
-        if self.padding_idx is not None:
+        if self.padding_idx is not None and not is_meta(self.weight):
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:
