@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from fnmatch import fnmatchcase
@@ -73,7 +72,7 @@ def list_models(
     _plugins.ensure_loaded()
     names = [
         info.name
-        for info in REGISTRY
+        for info in REGISTRY.infos()
         if (pattern is None or fnmatchcase(info.name, pattern))
         and (family is None or info.family == family)
         and (plugin is None or plugin in (info.plugin, info.distribution))
@@ -149,9 +148,18 @@ def create_model(
 def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
     """Metadata of the model ``name``, with its parameter count.
 
-    The count comes from building the model once with its defaults; it is
-    cached, so later calls are free. With ``count_params=False`` nothing is
-    built and ``num_params`` is ``None`` unless it was counted before.
+    The count comes from building the model once with its defaults under
+    :func:`lucid.nn.meta_init`, so no weight is allocated or initialised even
+    for the largest models; it is cached, so later calls are free. With
+    ``count_params=False`` nothing is built and ``num_params`` is ``None``
+    unless it was counted before.
+
+    Raises
+    ------
+    UnknownModelError
+        No model has that name; the message suggests close names.
+    DuplicateModelError
+        Two sources claim the name.
 
     Examples
     --------
@@ -168,12 +176,11 @@ def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
     _plugins.ensure_loaded()
     info = REGISTRY.get(name)
     if count_params and info.num_params is None:
-        model = info.builder()
-        counted = dataclasses.replace(
-            info, num_params=sum(int(p.data.size) for p in model.parameters())
-        )
-        REGISTRY.replace(info, counted)
-        info = counted
+        from lucid import nn
+
+        with nn.meta_init():
+            model = info.builder()
+        info = REGISTRY.set_count(info, sum(int(p.numel()) for p in model.parameters()))
     return info
 
 
@@ -226,3 +233,8 @@ def __getattr__(name: str) -> Callable[..., Any]:
 
 def __dir__() -> list[str]:
     return sorted({*__all__, *list_models()})
+
+
+# Names of this module hide models of the same name from lucid.models.<name>:
+# the registry refuses them. Kept last, so every name above is included.
+REGISTRY.reserve(globals())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import json
 import types
@@ -30,6 +31,7 @@ from lucid.models import (
     plugin_errors,
     register_model,
 )
+from lucid.models._registry import REGISTRY
 
 pytestmark = pytest.mark.usefixtures("fresh_registry")
 
@@ -155,16 +157,30 @@ def test_unknown_name_suggests_close_matches() -> None:
         lucid.models.pvt_medium_lik  # noqa: B018
 
 
-def test_unknown_name_without_any_model_says_how_to_get_models() -> None:
+def test_unknown_name_without_any_model_says_how_to_get_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(_plugins.DISABLE_AUTOLOAD_ENV)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kwargs: [])
     with pytest.raises(UnknownModelError, match="install a model plugin"):
         create_model("anything")
+
+
+def test_unknown_name_with_autoload_disabled_says_so() -> None:
+    _define_linear("tiny_linear")
+    with pytest.raises(UnknownModelError) as caught:
+        create_model("pvt_tiny")
+    assert str(caught.value) == (
+        "unknown model 'pvt_tiny'; plugin loading is switched off "
+        "(LUCID_DISABLE_PLUGIN_AUTOLOAD=1); unset it to load the installed plugins"
+    )
 
 
 def test_private_attributes_do_not_trigger_discovery() -> None:
     with pytest.raises(AttributeError, match="has no attribute '_nothing'") as caught:
         lucid.models._nothing  # noqa: B018
     assert not isinstance(caught.value, UnknownModelError)
-    assert not _plugins._loaded
+    assert not REGISTRY.loaded
 
 
 def test_list_models_sorts_naturally_and_filters() -> None:
@@ -312,7 +328,7 @@ def test_faulty_plugins_are_reported_not_raised(
     assert match in error.message
 
 
-def test_plugin_without_a_hook_and_failing_import_are_reported() -> None:
+def test_plugin_registering_nothing_and_failing_import_are_reported() -> None:
     def failing_import() -> object:
         raise ImportError("no module named 'missing_dependency'")
 
@@ -320,6 +336,6 @@ def test_plugin_without_a_hook_and_failing_import_are_reported() -> None:
         _plugins.load_plugin(lambda: types.ModuleType("hookless"), name="hookless")
         _plugins.load_plugin(failing_import, name="broken", value="broken_pkg:plugin")
     assert [e.stage for e in plugin_errors()] == ["register", "import"]
-    assert "defines no register_models hook" in str(caught[0].message)
+    assert "hookless registered no model" in str(caught[0].message)
     assert "entry point broken = broken_pkg:plugin" in str(caught[1].message)
     assert "missing_dependency" in str(caught[1].message)

@@ -76,15 +76,20 @@ def test_unknown_model_exits_2_with_a_suggestion(lucid_cli: Run) -> None:
 
 def test_plugins_text_and_json(lucid_cli: Run) -> None:
     result = lucid_cli("plugins")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the broken plugin failed
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "MODELS", "STATUS"]
     assert lines[1].split() == ["broken", "lucid-fixture-broken", "0.3", "0", "1", "error"]
     assert lines[2].split() == ["good", "lucid-fixture-good", "1.0", "3", "ok"]
-    assert "broken (import): ImportError: lucid_fixture_broken needs" in result.stdout
+    assert (
+        "broken from lucid-fixture-broken 0.3 (import): ImportError: lucid_fixture_broken needs"
+        in result.stdout
+    )
     assert result.stderr == ""  # the errors are the report here, not extra warnings
 
-    plugins = json.loads(lucid_cli("plugins", "--json").stdout)
+    result = lucid_cli("plugins", "--json")
+    assert result.returncode == 1
+    plugins = json.loads(result.stdout)
     assert [(p["name"], p["models"]) for p in plugins] == [
         ("broken", []),
         ("good", ["tiny_mlp_b2", "tiny_mlp_b10", "tiny_probe"]),
