@@ -130,11 +130,35 @@ def test_another_function_under_a_taken_name_names_both_sources() -> None:
 
 @pytest.mark.parametrize(
     ("name", "match"),
-    [("_hidden", "identifier"), ("has-dash", "identifier"), ("list_models", "would hide")],
+    [
+        ("", "is not usable"),
+        ("my model", "is not usable"),
+        ("1abc", "is not usable"),
+        ("has-dash", "is not usable"),
+        ("_hidden", "is not usable"),
+        ("__init__", "is not usable"),
+        ("class", "is not usable"),
+        ("list_models", "would hide lucid.models.list_models"),
+        ("create_model", "would hide lucid.models.create_model"),
+        ("os", "would hide lucid.models.os"),
+    ],
 )
-def test_unusable_names_are_refused(name: str, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        register_model(name=name)(lambda: nn.Linear(1, 1))
+def test_unusable_names_are_refused_and_leave_nothing(name: str, match: str) -> None:
+    def build() -> nn.Module:
+        return nn.Linear(1, 1)
+
+    build.__name__ = name
+    for register in (register_model(name=name), register_model):
+        with pytest.raises(ValueError, match=match):
+            register(build)
+    assert list_models() == []
+    assert not hasattr(build, "_lucid_model_infos")
+
+
+def test_a_lambda_needs_a_name() -> None:
+    with pytest.raises(ValueError, match=r"'<lambda>' .* is not usable"):
+        register_model(lambda: nn.Linear(1, 1))
+    assert register_model(name="named_lambda")(lambda: nn.Linear(1, 1))().weight.shape == (1, 1)
 
 
 def test_decorator_called_with_a_name_positionally_explains_itself() -> None:
@@ -326,6 +350,64 @@ def test_faulty_plugins_are_reported_not_raised(
     (error,) = plugin_errors()
     assert (error.plugin, error.stage, error.distribution) == ("faulty", stage, "lucid-faulty")
     assert match in error.message
+
+
+def test_hookless_plugin_keeps_what_its_module_decorated() -> None:
+    def plugin_module() -> types.ModuleType:
+        module = types.ModuleType("fake_hookless")
+        exec(
+            "from lucid import nn\n"
+            "from lucid.models import register_model\n"
+            "@register_model\n"
+            "def hookless_net():\n"
+            "    return nn.Linear(1, 1)\n",
+            vars(module),
+        )
+        return module
+
+    _plugins.load_plugin(
+        plugin_module, name="hookless", distribution="lucid-hookless", version="1.0"
+    )
+    info = model_info("hookless_net")
+    assert (info.plugin, info.distribution, info.version) == ("hookless", "lucid-hookless", "1.0")
+    assert plugin_errors() == []
+
+
+def test_unmarked_hook_is_reported() -> None:
+    module = types.ModuleType("fake_unmarked")
+    module.register_models = lambda register: None  # type: ignore[attr-defined]
+    with pytest.warns(PluginWarning, match="without marking it; decorate it with"):
+        _load(module, "unmarked")
+    (error,) = plugin_errors()
+    assert (error.plugin, error.stage) == ("unmarked", "register")
+
+
+def test_register_kept_past_the_hook_is_refused() -> None:
+    kept: list[Callable[[Any], None]] = []
+
+    def hook(register: Callable[[Any], None]) -> None:
+        kept.append(register)
+        register(_define_linear("early_net"))
+
+    def late_net() -> nn.Module:
+        return nn.Linear(1, 1)
+
+    _load(_plugin("keeper", hook), "keeper")
+    with pytest.raises(RuntimeError, match="after it finished loading"):
+        kept[0](late_net)
+    assert list_models() == ["early_net"]
+
+
+def test_snapshot_and_restore_bring_back_models_and_plugins() -> None:
+    _define_linear("kept_net")
+    _load(_plugin("fake", lambda register: register(_define_linear("fake_net"))), "fake")
+    saved = REGISTRY.snapshot()
+    REGISTRY.reset()
+    assert list_models() == [] and list_plugins() == []
+    _define_linear("other_net")
+    REGISTRY.restore(saved)
+    assert list_models() == ["fake_net", "kept_net"]
+    assert [p.name for p in list_plugins()] == ["fake"]
 
 
 def test_plugin_registering_nothing_and_failing_import_are_reported() -> None:
