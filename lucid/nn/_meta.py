@@ -77,6 +77,14 @@ def placeholder(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return np.broadcast_to(zero, shape)
 
 
+def empty(shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+    """Storage for a new parameter: ``numpy.empty``, or a placeholder inside :func:`meta_init`.
+
+    Layers allocate through this, so that a meta build never asks for the memory at all.
+    """
+    return placeholder(shape, dtype) if _active.get() else np.empty(shape, dtype)
+
+
 def is_meta(tensor: Tensor | np.ndarray) -> bool:
     """Whether ``tensor`` is a placeholder made under :func:`meta_init` (or a view of one).
 

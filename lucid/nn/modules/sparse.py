@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from lucid._tensor import Tensor
 from lucid.nn import functional as F
 from lucid.nn import init
-from lucid.nn._meta import is_meta
+from lucid.nn._meta import empty, is_meta
 from lucid.nn.modules.module import Module
 from lucid.nn.parameter import Parameter
 
@@ -50,7 +48,7 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
+        self.weight = Parameter(empty((num_embeddings, embedding_dim)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
