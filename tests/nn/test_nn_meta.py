@@ -1,4 +1,4 @@
-"""``nn.meta_init()``: modules built for their shapes only, with parameters that allocate nothing."""
+"""``nn.meta_init()``: modules built for their shapes, with parameters that allocate nothing."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_writing_weights_into_a_meta_model_is_refused_before_copying() -> None:
     source = _net()
     with nn.meta_init():
         meta = _net()
-    with pytest.raises(RuntimeError, match="built under lucid.nn.meta_init") as caught:
+    with pytest.raises(RuntimeError, match=r"built under lucid\.nn\.meta_init") as caught:
         meta.load_state_dict(source.state_dict())
     assert "nothing was copied" in str(caught.value)
     assert all(nn.is_meta(p) for p in meta.parameters())
