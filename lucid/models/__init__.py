@@ -187,7 +187,8 @@ def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
 def list_plugins() -> list[PluginInfo]:
     """Every plugin found through an entry point: its distribution, models and errors.
 
-    Plugins are distributions declaring an entry point in group ``lucid.models``.
+    Plugins are distributions declaring an entry point in group ``lucid.models``;
+    a plugin is identified by its distribution and entry-point name together.
     They are loaded on the first lookup (this function, :func:`list_models`,
     :func:`create_model`, ``lucid.models.<name>``, ...), never by ``import lucid``.
     Set ``LUCID_DISABLE_PLUGIN_AUTOLOAD=1`` to load none, or
