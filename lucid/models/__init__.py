@@ -150,9 +150,10 @@ def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
 
     The count comes from building the model once with its defaults under
     :func:`lucid.nn.meta_init`, so no weight is allocated or initialised even
-    for the largest models; it is cached, so later calls are free. With
-    ``count_params=False`` nothing is built and ``num_params`` is ``None``
-    unless it was counted before.
+    for the largest models (a builder that writes into its weights by hand,
+    which placeholders refuse, is built for real instead); it is cached, so
+    later calls are free. With ``count_params=False`` nothing is built and
+    ``num_params`` is ``None`` unless it was counted before.
 
     Raises
     ------
@@ -178,8 +179,11 @@ def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
     if count_params and info.num_params is None:
         from lucid import nn
 
-        with nn.meta_init():
-            model = info.builder()
+        try:
+            with nn.meta_init():
+                model = info.builder()
+        except Exception:
+            model = info.builder()  # raises the builder's own error if it cannot run
         info = REGISTRY.set_count(info, sum(int(p.numel()) for p in model.parameters()))
     return info
 

@@ -86,6 +86,19 @@ class PluginInfo:
     A plugin is identified by its distribution and its entry point: two
     distributions may both declare an entry point named ``pvt``, and each is
     listed with its own models.
+
+    Attributes
+    ----------
+    name
+        The entry-point name (what ``LUCID_PLUGINS`` lists).
+    distribution, version
+        The distribution declaring the entry point.
+    models
+        The names of the models it provides, in natural order.
+    errors
+        What failed while loading it.
+    entry_point
+        The entry point's value: the module (and object) lucid imports.
     """
 
     name: str

@@ -421,3 +421,13 @@ def test_plugin_registering_nothing_and_failing_import_are_reported() -> None:
     assert "hookless registered no model" in str(caught[0].message)
     assert "entry point broken = broken_pkg:plugin" in str(caught[1].message)
     assert "missing_dependency" in str(caught[1].message)
+
+
+def test_model_info_counts_a_builder_that_writes_its_weights_by_hand() -> None:
+    @register_model
+    def hand_written() -> nn.Module:
+        layer = nn.Linear(3, 2)
+        layer.weight.data[...] = 1.0  # refused by a meta_init placeholder
+        return layer
+
+    assert model_info("hand_written").num_params == 3 * 2 + 2

@@ -113,6 +113,13 @@ def test_unknown_model_with_autoload_disabled_says_so(
     )
 
 
+def test_unknown_model_names_the_plugins_lucid_plugins_left_out(lucid_cli: Run) -> None:
+    result = lucid_cli("models", "info", "pvt_tiny")  # lucid-models-pvt is installed
+    assert result.returncode == 2
+    assert "LUCID_PLUGINS='good,broken' left out the installed plugins " in result.stderr
+    assert "pvt" in result.stderr.rpartition("left out the installed plugins ")[2]
+
+
 def test_models_info_of_pvt_huge_allocates_no_weights(run_python: Run) -> None:
     # pvt_huge holds 287M parameters (1.1 GB of float32): built for real, the
     # peak resident memory would grow by more than ten times the bound.
