@@ -243,12 +243,15 @@ def load_plugin(
         except _PLUGIN_FAILURES as exc:
             _fail(plugin, "register", exc)
             return
+        # Interrupted half-way, the retry re-registers the same builders for
+        # the same plugin: updates, not clashes.
+        conflicts = REGISTRY.commit(plugin)
     except BaseException:
         REGISTRY.discard(plugin, forget=True)
         raise
     finally:
         REGISTRY.current.reset(token)
-    for conflict in REGISTRY.commit(plugin):
+    for conflict in conflicts:
         _fail(plugin, "conflict", conflict)
 
 
