@@ -190,7 +190,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     if is_meta(tensor):
         return tensor
     u = _draw_buffer(tensor, dtype)
-    _random.generator().random(out=u, dtype=dtype)
+    _random.numpy_rng().random(out=u, dtype=dtype)
     u *= dtype.type(b - a)
     u += dtype.type(a)
     return _finish(tensor, u)
@@ -213,7 +213,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     if is_meta(tensor):
         return tensor
     z = _draw_buffer(tensor, dtype)
-    _random.generator().standard_normal(out=z, dtype=dtype)
+    _random.numpy_rng().standard_normal(out=z, dtype=dtype)
     z *= dtype.type(std)
     z += dtype.type(mean)
     return _finish(tensor, z)
@@ -260,7 +260,7 @@ def trunc_normal_(
         )
     if is_meta(tensor):
         return tensor
-    rng = _random.generator()
+    rng = _random.numpy_rng()
     out = _draw_buffer(tensor, dtype)
     if mass >= uniform_rate:
         # Draw everything at once, then redraw only the (usually no) values outside.
