@@ -403,3 +403,16 @@ def test_cli_lists_weights_and_tags(capsys):
     assert json.loads(capsys.readouterr().out)["pretrained"] == ["pvt_v2_b0.in1k"]
     assert _cli.main(["models", "info", "pvt_v2_b0.in1k"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["pretrained", "pvt_v2_b0.in1k"]
+
+
+def test_features_only_keeps_the_backbone_weights(hub_b0):
+    backbone = create_model(
+        "pvt_v2_b0.in1k",
+        pretrained=True,
+        pretrained_cfg_overlay=NO_HASH,
+        features_only=True,
+        **SMALL,
+    )
+    state = official(backbone)
+    assert "head.weight" not in state
+    assert all(np.array_equal(v, hub_b0[k]) for k, v in state.items())

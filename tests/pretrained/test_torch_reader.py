@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -220,3 +221,27 @@ def test_reader_works_where_torch_cannot_be_imported(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.split("\n")[:2] == ["[0.0, 1.0, 2.0]", "no torch"]
+
+
+def rewrite_entry(path: Path, suffix: str, data: bytes, compress: int = zipfile.ZIP_STORED) -> None:
+    """Replace the archive member ending in ``suffix`` by ``data``."""
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, content in members:
+            if info.filename.endswith(suffix):
+                archive.writestr(info.filename, data, compress_type=compress)
+            else:
+                archive.writestr(info, content)
+
+
+def test_storage_sizes_come_from_the_archive_not_the_pickle(tmp_path):
+    path = tmp_path / "sd.pth"
+    torch.save({"w": torch.ones(1000)}, path)
+    rewrite_entry(path, "/data/0", b"\x00" * 16)
+    with pytest.raises(CheckpointError, match="holds 16 bytes, but the checkpoint declares 1000"):
+        read_state_dict(path)
+    torch.save({"w": torch.ones(1000)}, path)
+    rewrite_entry(path, "/data/0", b"\x00" * 4000, zipfile.ZIP_DEFLATED)
+    with pytest.raises(CheckpointError, match="compressed"):
+        read_state_dict(path)
