@@ -132,12 +132,18 @@ def test_timm_names_map_back_to_official():
 # ------------------------------------------------------------- pretrained ---
 
 
-def test_hub_file_gives_the_same_logits_and_is_fetched_once(hub_b0, mirror):
+def test_hub_file_gives_the_same_logits_and_is_fetched_once(hub_b0, mirror, lucid_home):
     model = create_model("pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay=NO_HASH, **SMALL)
     np.testing.assert_array_equal(logits(model), logits(by_hand(pvt_v2_b0, hub_b0, **SMALL)))
     assert model.pretrained_cfg["hf_hub_id"] == "timm/pvt_v2_b0.in1k"
     create_model("pvt_v2_b0", pretrained=True, pretrained_cfg_overlay=NO_HASH, **SMALL)
     assert mirror.requests == [f"/{HUB_PATH}"]
+    # A cached copy cut short is noticed and fetched again.
+    cached = lucid_home / "hub" / "timm" / "pvt_v2_b0.in1k" / "model.safetensors"
+    cached.write_bytes(cached.read_bytes()[:-100])
+    again = create_model("pvt_v2_b0", pretrained=True, pretrained_cfg_overlay=NO_HASH, **SMALL)
+    np.testing.assert_array_equal(logits(again), logits(model))
+    assert mirror.requests == [f"/{HUB_PATH}"] * 2
 
 
 def test_official_release_file_gives_the_same_logits(tmp_path, mirror):
