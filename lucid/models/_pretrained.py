@@ -275,8 +275,11 @@ def _looks_complete(path: str) -> bool:
                 header = json.loads(f.read(length))
             except ValueError:
                 return True  # not safetensors: nothing more to check cheaply
-            ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
-            return 8 + length + max(ends, default=0) == size
+            try:
+                ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+                return 8 + length + max(ends, default=0) == size
+            except (AttributeError, KeyError, TypeError, IndexError, ValueError):
+                return False  # a safetensors header, but broken
     return True
 
 
