@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -36,7 +38,7 @@ def test_download_lands_verified_and_is_reused(tmp_path, lucid_home, weights_ser
     assert dest.read_bytes() == data
     assert download(url, str(dest), sha(data)) == str(dest)
     assert weights_server.requests == ["/files/w.safetensors"]
-    assert "sha256" not in capsys.readouterr().err  # a published hash is not echoed
+    assert capsys.readouterr().err == ""  # no bar off a terminal; a published hash is not echoed
     assert leftovers(lucid_home) == []
 
 
@@ -190,3 +192,39 @@ def test_cache_dir_argument_overrides_lucid_home(tmp_path, lucid_home, weights_s
     path = weights_file(cfg, str(tmp_path / "elsewhere"))
     assert path == str(tmp_path / "elsewhere" / "checkpoints" / "w.safetensors")
     assert not lucid_home.exists()
+
+
+def test_progress_bar_shows_on_a_terminal(tmp_path, lucid_home, weights_server):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    data = weights_bytes(tmp_path)
+    weights_server.put("w.safetensors", data)
+    code = (
+        "from lucid.models._pretrained import download\n"
+        f"download({weights_server.url + '/w.safetensors'!r}, {str(lucid_home / 'w')!r}, "
+        f"{sha(data)!r})\n"
+    )
+    leader, follower = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, where tqdm draws nothing.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], stderr=follower, stdout=subprocess.PIPE, timeout=120
+        )
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal is closed once everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"w:" in shown and b"%|" in shown
