@@ -183,7 +183,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
     dtype = _draw_dtype(tensor)
     u = _draw_buffer(tensor, dtype)
-    _random.generator().random(out=u, dtype=dtype)
+    _random.numpy_rng().random(out=u, dtype=dtype)
     u *= dtype.type(b - a)
     u += dtype.type(a)
     return _finish(tensor, u)
@@ -204,7 +204,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
         raise ValueError(f"normal_ needs std >= 0, got {std}")
     dtype = _draw_dtype(tensor)
     z = _draw_buffer(tensor, dtype)
-    _random.generator().standard_normal(out=z, dtype=dtype)
+    _random.numpy_rng().standard_normal(out=z, dtype=dtype)
     z *= dtype.type(std)
     z += dtype.type(mean)
     return _finish(tensor, z)
@@ -249,7 +249,7 @@ def trunc_normal_(
             f"trunc_normal_: [a, b] = [{a}, {b}] holds too little of N({mean}, {std}²) to "
             "sample from; move the bounds closer to the mean or widen std"
         )
-    rng = _random.generator()
+    rng = _random.numpy_rng()
     out = _draw_buffer(tensor, dtype)
     if mass >= uniform_rate:
         # Draw everything at once, then redraw only the (usually no) values outside.
