@@ -291,7 +291,7 @@ def _fspath(path: Any) -> str:
 
 
 def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Any:
-    """Read a file written by :func:`save` (or any safetensors file), never running code from it.
+    """Read a file written by :func:`lucid.save` or any safetensors file, never running its code.
 
     A flat safetensors file gives a dict of names to tensors; a nested
     checkpoint gives back its dicts (``str`` and ``int`` keys), lists,
