@@ -280,3 +280,10 @@ def test_structure_size_is_bounded_when_reading(
     monkeypatch.setattr(_serialization, "MAX_NODES", 10)
     with pytest.raises(ValueError, match="more than 10 values"):
         lucid.load(path)
+
+
+def test_a_file_name_at_the_length_limit_can_be_saved(tmp_path: Path) -> None:
+    path = tmp_path / ("w" * 243 + ".safetensors")  # 255 bytes, the usual NAME_MAX
+    lucid.save({"w": lucid.Tensor([1.0])}, path)
+    assert lucid.load(path)["w"].tolist() == [1.0]
+    assert os.listdir(tmp_path) == [path.name]

@@ -206,3 +206,35 @@ def test_good_npz_archives_still_load(tmp_path: Path) -> None:
     np.savez_compressed(path, w=np.arange(6, dtype=np.float64).reshape(2, 3), e=np.zeros((0, 3)))
     loaded = lucid.load(path)
     assert loaded["w"].tolist() == [[0, 1, 2], [3, 4, 5]] and loaded["e"].shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": '[\\"[[', "b": [[1]]},
+        [["\\"], '\\"[[', {"c": "}}}]]]"}],
+        {'"{': ["\\\\", '"', "\\\\\\"], "x": [[[[]]]]},
+        [],
+        "[[[",
+    ],
+    ids=["escaped-quote", "escaped-backslash", "runs", "empty", "only-a-string"],
+)
+def test_json_depth_counts_only_structure(value: object) -> None:
+    from lucid._serialization import _json_depth
+
+    def depth(v: object) -> int:
+        if isinstance(v, dict):
+            return 1 + max(map(depth, v.values()), default=0)
+        if isinstance(v, list):
+            return 1 + max(map(depth, v), default=0)
+        return 0
+
+    assert _json_depth(json.dumps(value)) == depth(value)
+
+
+def test_a_header_of_unterminated_escapes_is_refused(tmp_path: Path) -> None:
+    # Each quote here would start a failed match running to the end of a naive string scan.
+    path = tmp_path / "escapes.safetensors"
+    path.write_bytes(_safetensors_bytes('{"w' + '\\"' * 500_000))
+    with pytest.raises(ValueError, match="header is not JSON"):
+        lucid.load(path)
