@@ -84,9 +84,10 @@ def save(
     Parameters
     ----------
     obj:
-        What to save. Mappings are saved as dicts; NumPy arrays and scalars
-        come back as tensors. Dicts may not nest deeper than 64 levels, nor
-        hold more than a million values in all (store long series as arrays).
+        What to save. Mappings are saved as dicts; NumPy arrays come back
+        as tensors and NumPy scalars as Python numbers of the same value.
+        Containers may not nest deeper than 64 levels, nor hold more than a
+        million values in all (store long series as arrays).
     path:
         The file to write, by convention ending in ``.safetensors``.
     metadata:
@@ -149,12 +150,12 @@ def _is_flat(obj: Any) -> bool:
 
 
 def _is_array(value: Any) -> bool:
-    return isinstance(value, (Tensor, np.ndarray, np.generic))
+    return isinstance(value, (Tensor, np.ndarray))
 
 
-def _as_array(value: Tensor | np.ndarray | np.generic, where: str) -> np.ndarray:
+def _as_array(value: Tensor | np.ndarray, where: str) -> np.ndarray:
     """The C-contiguous array safetensors will store for ``value`` (found at ``where``)."""
-    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    arr = value.data if isinstance(value, Tensor) else value
     if arr.dtype.kind not in _SAVABLE_KINDS:
         raise TypeError(
             f"entry {where} has dtype {arr.dtype}, which safetensors cannot store; convert it "
@@ -198,6 +199,10 @@ class _Encoder:
             raise ValueError(
                 f"the checkpoint holds more than {MAX_NODES:,} values; store long series as arrays"
             )
+        if isinstance(value, (np.bool_, np.integer, np.floating)):
+            # A NumPy scalar is a number (a metric, a hyperparameter): saved as the Python
+            # number of the same value, as ``.item()`` gives it.
+            value = value.item()
         if value is None or isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
@@ -228,7 +233,7 @@ class _Encoder:
         tag = "tuple" if isinstance(value, tuple) else "list"
         return {tag: [self.encode(v, [*where, str(i)], depth + 1) for i, v in enumerate(value)]}
 
-    def _add_array(self, value: Tensor | np.ndarray | np.generic, where: list[str]) -> str:
+    def _add_array(self, value: Tensor | np.ndarray, where: list[str]) -> str:
         # Entry names follow the path ("model.0.weight") so other safetensors tools show
         # something meaningful; the structure records each name, so a clash only needs
         # a suffix to keep names unique.
