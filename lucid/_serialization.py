@@ -296,7 +296,12 @@ def _fspath(path: Any) -> str:
 # ----------------------------------------------------------------- load ---
 
 
-def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Any:
+def load(
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    *,
+    map_location: Any = None,
+    weights_only: bool = True,
+) -> Any:
     """Read a file written by :func:`lucid.save` or any safetensors file, never running its code.
 
     A flat safetensors file gives a dict of names to tensors; a nested
@@ -311,6 +316,12 @@ def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Any:
     ----------
     path:
         The file to read.
+    map_location:
+        Accepted for PyTorch's sake: ``None`` or ``"cpu"``, where lucid's
+        tensors always live.
+    weights_only:
+        Accepted for PyTorch's sake: lucid only ever loads data, so it must
+        stay ``True``.
 
     Returns
     -------
@@ -341,6 +352,14 @@ def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Any:
     >>> lucid.load(path)["mask"].dtype
     dtype('bool')
     """
+    if map_location is not None and str(map_location) != "cpu":
+        raise ValueError(
+            f"lucid runs on the CPU only; got map_location={map_location!r}, use None or 'cpu'"
+        )
+    if weights_only is not True:
+        raise ValueError(
+            f"lucid never unpickles files, so weights_only must be True, got {weights_only!r}"
+        )
     path = _fspath(path)
     _check_regular_file(path)
     with open(path, "rb") as f:

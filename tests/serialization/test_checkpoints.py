@@ -308,3 +308,14 @@ def test_a_file_name_at_the_length_limit_can_be_saved(tmp_path: Path) -> None:
     lucid.save({"w": lucid.Tensor([1.0])}, path)
     assert lucid.load(path)["w"].tolist() == [1.0]
     assert os.listdir(tmp_path) == [path.name]
+
+
+def test_load_takes_pytorchs_map_location_and_weights_only(tmp_path: Path) -> None:
+    path = tmp_path / "w.safetensors"
+    lucid.save({"w": lucid.Tensor([1.0])}, path)
+    for location in (None, "cpu"):
+        assert lucid.load(path, map_location=location, weights_only=True)["w"].tolist() == [1.0]
+    with pytest.raises(ValueError, match="CPU only; got map_location='cuda:0'"):
+        lucid.load(path, map_location="cuda:0")
+    with pytest.raises(ValueError, match="never unpickles files, so weights_only must be True"):
+        lucid.load(path, weights_only=False)
