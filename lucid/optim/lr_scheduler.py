@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lucid.optim.optimizer import Optimizer
+from lucid.optim.optimizer import Optimizer, _brief
 
 
 class LRScheduler:
@@ -514,6 +514,7 @@ def _check_like(key: str, value: Any, current: Any) -> None:
         ok = type(value) is type(current)
     if not ok:
         raise TypeError(
-            f"the scheduler state's {key!r} is {value!r}, which cannot replace {current!r}; "
+            f"the scheduler state's {key!r} is {_brief(value)}, which cannot replace "
+            f"{_brief(current)}; "
             "pass the result of scheduler.state_dict() of a scheduler built the same way"
         )

@@ -139,8 +139,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_options(self, group: dict[str, Any]) -> None:
-        """Raise ``TypeError``/``ValueError`` if one of ``group``'s options is of a wrong type
-        or out of range."""
+        """Raise ``TypeError`` or ``ValueError`` if an option of ``group`` is of a wrong kind."""
         for name, default in self.defaults.items():
             _check_option_type(name, group[name], default)
         if "initial_lr" in group:
@@ -363,10 +362,14 @@ class Optimizer:
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
             where = f"param_groups[{i}] of the state dict"
             if not isinstance(saved, Mapping) or "params" not in saved:
-                raise ValueError(f"{where} must be a dict with a 'params' list, got {saved!r}")
+                raise ValueError(
+                    f"{where} must be a dict with a 'params' list, got {_brief(saved)}"
+                )
             ids = saved["params"]
             if not isinstance(ids, (list, tuple)) or not all(_is_int(k) for k in ids):
-                raise TypeError(f"{where} lists params {ids!r}; expected a list of int indices")
+                raise TypeError(
+                    f"{where} lists params {_brief(ids)}; expected a list of int indices"
+                )
             if seen & set(ids) or len(set(ids)) != len(ids):
                 raise ValueError(f"{where} lists a parameter index twice: {ids!r}")
             seen.update(ids)
@@ -458,6 +461,12 @@ def _check_non_negative(group: Mapping[str, Any], *names: str) -> None:
             raise ValueError(f"{name} must be >= 0, got {value!r}")
 
 
+def _brief(value: Any) -> str:
+    """``repr(value)`` on one short line, for error messages (a tensor's repr spans lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
@@ -478,7 +487,7 @@ def _check_option_type(name: str, value: Any, default: Any) -> None:
     else:
         return
     if not ok:
-        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{name} must be {expected}, got {_brief(value)} ({type(value).__name__})")
 
 
 def _load_state_value(kind: str, value: Any, param: Tensor, where: str) -> Any:
@@ -494,7 +503,7 @@ def _load_state_value(kind: str, value: Any, param: Tensor, where: str) -> Any:
                 value = number
         if not _is_int(value):
             raise TypeError(
-                f"{where} must be an int (or a 0-d tensor holding one), got {value!r} "
+                f"{where} must be an int (or a 0-d tensor holding one), got {_brief(value)} "
                 f"({type(value).__name__})"
             )
         if value < 0:

@@ -311,3 +311,12 @@ def test_a_good_sequential_state_loads_into_every_child() -> None:
     target.step()
     target.load_state_dict(source.state_dict())
     assert target.state_dict() == source.state_dict()
+
+
+def test_errors_show_a_tensor_on_one_short_line() -> None:
+    opt, _ = _trained_adam()
+    sd = opt.state_dict()
+    sd["state"][0]["step"] = lucid.randn(30, 30)
+    with pytest.raises(TypeError, match=r"must be an int \(or a 0-d tensor holding one\)") as info:
+        opt.load_state_dict(sd)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 200
