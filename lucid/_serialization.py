@@ -103,6 +103,8 @@ def save(
         or a structure nested too deep or too large.
     FileNotFoundError
         The directory of ``path`` does not exist.
+    IsADirectoryError
+        ``path`` is a directory.
 
     Examples
     --------
@@ -257,6 +259,8 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray], metadata: dict |
         raise FileNotFoundError(
             f"cannot save to {path!r}: directory {directory!r} does not exist; create it first"
         )
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a directory; name a file in it")
     # A fresh name in the same directory (same file system, so the rename is atomic),
     # short enough for the file system even when the target's name is at its limit.
     tmp = os.path.join(directory, f".{os.path.basename(path)[:64]}.{uuid.uuid4().hex}.tmp")
