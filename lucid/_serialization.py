@@ -457,14 +457,19 @@ def _header_problem(header_bytes: bytes) -> dict[str, Any] | str:
                 return "its __metadata__ is not a map of strings"
             continue
         if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= set(entry)):
-            return f"entry {name!r} lacks dtype, shape or data_offsets"
+            return f"entry {_excerpt(name)} lacks dtype, shape or data_offsets"
         if not isinstance(entry["dtype"], str):
-            return f"entry {name!r} has dtype {entry['dtype']!r}, not a string"
+            return f"entry {name!r} has dtype {_excerpt(entry['dtype'])}, not a string"
         shape, offsets = entry["shape"], entry["data_offsets"]
         if not (isinstance(shape, list) and all(_is_count(n) for n in shape)):
-            return f"entry {name!r} has shape {shape!r}, not a list of non-negative integers"
+            return (
+                f"entry {name!r} has shape {_excerpt(shape)}, not a list of non-negative integers"
+            )
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))):
-            return f"entry {name!r} has data_offsets {offsets!r}, not two non-negative integers"
+            return (
+                f"entry {name!r} has data_offsets {_excerpt(offsets)}, not two non-negative "
+                "integers"
+            )
     return header
 
 
