@@ -259,6 +259,7 @@ def test_strict_is_passed_to_load_state_dict(tmp_path):
 # -------------------------------------------------------------- converter ---
 
 
+@pytest.mark.slow
 def test_converter_records_model_settings_and_source(tmp_path):
     src, dst = tmp_path / "pvt_tiny.pth", tmp_path / "pvt_tiny.safetensors"
     state = official(pvt_tiny(attn_proj=True))
@@ -286,6 +287,7 @@ def test_converter_accepts_timm_names_and_bad_input_gets_one_line(tmp_path, caps
     assert not (tmp_path / "out.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_converter_and_pretrained_run_where_torch_cannot_be_imported(tmp_path, mirror):
     state = official(pvt_v2_b0(**SMALL))
     mirror.put(f"{RELEASE}/pvt_v2_b0.pth", torch_file(state, tmp_path / "served.pth"))
@@ -337,6 +339,7 @@ def served_b0(tmp_path, mirror, monkeypatch):  # type: ignore[no-untyped-def]
     return state, cfg
 
 
+@pytest.mark.slow
 def test_lucid_predict_prints_the_top_classes(tmp_path, served_b0, capsys):
     from PIL import Image
 
