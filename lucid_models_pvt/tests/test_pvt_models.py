@@ -256,32 +256,6 @@ def test_forward_intermediates_gives_four_stage_maps(builder, size, expected):
     assert [tuple(m.shape) for m in maps] == [(2, *e) for e in expected]
 
 
-@pytest.mark.parametrize("builder", [pvt_tiny, pvt_v2_b0])
-def test_features_only_model_is_a_backbone(builder):
-    model = builder(img_size=64, features_only=True)
-    assert not any(k.startswith("head.") for k in model.state_dict())
-    assert model.config["num_classes"] == 0
-    maps = model(lucid.zeros(1, 3, 64, 64))
-    assert [m.shape[2] for m in maps] == [16, 8, 4, 2]
-    with pytest.raises(ValueError, match="features_only"):
-        model.reset_classifier(10)
-
-
-@pytest.mark.parametrize("builder", [pvt_tiny, pvt_v2_b0])
-def test_num_classes_zero_and_reset_classifier(builder):
-    model = builder(img_size=64, num_classes=0)
-    width = model.config["embed_dims"][-1]
-    x = lucid.zeros(2, 3, 64, 64)
-    assert not any(k.startswith("head.") for k in model.state_dict())
-    assert model(x).shape == (2, width)
-    model.reset_classifier(5)
-    assert model(x).shape == (2, 5)
-    assert model.state_dict()["head.weight"].shape == (5, width)
-    assert model.config["num_classes"] == model.num_classes == 5
-    model.reset_classifier(0)
-    assert model(x).shape == (2, width)
-
-
 def test_drop_path_rates_rise_linearly():
     model = pvt_huge(img_size=32, depths=[1, 1, 1, 2])
     assert model.config["drop_path_rate"] == 0.02
