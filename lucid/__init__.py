@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 # lucid.models imports no plugin: it discovers them lazily, on first use.
-from lucid import autograd, models, nn, optim
+from lucid import autograd, models, nn, optim, vision
 from lucid._creation import (
     arange,
     empty,
@@ -18,6 +18,7 @@ from lucid._creation import (
     rand,
     randint,
     randn,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -91,7 +92,15 @@ from lucid._ops import (
     var,
     where,
 )
-from lucid._random import manual_seed
+from lucid._random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from lucid._serialization import load, save
 from lucid._tensor import (
     Tensor,
@@ -113,6 +122,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "Generator",
     "Tensor",
     "__version__",
     "abs",
@@ -132,6 +142,7 @@ __all__ = [
     "clone",
     "concatenate",
     "cos",
+    "default_generator",
     "div",
     "divide",
     "empty",
@@ -151,7 +162,9 @@ __all__ = [
     "full_like",
     "ge",
     "gelu",
+    "get_rng_state",
     "gt",
+    "initial_seed",
     "int8",
     "int16",
     "int32",
@@ -191,11 +204,14 @@ __all__ = [
     "rand",
     "randint",
     "randn",
+    "randperm",
     "relu",
     "reshape",
     "rsqrt",
     "save",
+    "seed",
     "set_grad_enabled",
+    "set_rng_state",
     "sigmoid",
     "sin",
     "softmax",
@@ -215,6 +231,7 @@ __all__ = [
     "uint8",
     "unsqueeze",
     "var",
+    "vision",
     "where",
     "zeros",
     "zeros_like",

@@ -142,7 +142,7 @@ def scaled_dot_product_attention(
     batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     keep = None
     if dropout_p > 0:
-        draws = _random.generator().random((*batch, length, source), dtype=np.float32)
+        draws = _random.numpy_rng().random((*batch, length, source), dtype=np.float32)
         keep = (draws >= dropout_p).astype(query.dtype) / np.asarray(1 - dropout_p, query.dtype)
     if counting._totals:
         counting.add(int(np.prod(batch)) * length * source * (query.shape[-1] + value.shape[-1]))
