@@ -200,7 +200,7 @@ def test_other_num_classes_keeps_a_fresh_head(hub_b0, capsys):
 
 def test_one_input_channel_sums_the_rgb_filters(hub_b0):
     model = create_model(
-        "pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay=NO_HASH, in_channels=1, **SMALL
+        "pvt_v2_b0.in1k", pretrained=True, pretrained_cfg_overlay=NO_HASH, in_chans=1, **SMALL
     )
     got = official(model)["patch_embed1.proj.weight"]
     np.testing.assert_allclose(
