@@ -124,6 +124,7 @@ def test_generated_examples_run(built_docs, name: str) -> None:
 API_PAGES = {
     "lucid": "api/lucid",
     "lucid.autograd": "api/autograd",
+    "lucid.data": "api/data",
     "lucid.nn": "api/nn",
     "lucid.nn.functional": "api/functional",
     "lucid.nn.init": "api/init",
