@@ -1,6 +1,7 @@
 """Reverse-mode automatic differentiation: custom functions, grad mode, gradient checks."""
 
-from lucid.autograd._function import Function, unbroadcast, unbroadcast_product
+from lucid._kernels import unbroadcast, unbroadcast_product
+from lucid._tensor import Function
 from lucid.autograd._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from lucid.autograd._gradcheck import GradcheckError, gradcheck
 

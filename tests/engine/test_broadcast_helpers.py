@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from lucid._kernels import sum_axes
 from lucid.autograd import unbroadcast, unbroadcast_product
-from lucid.autograd._function import sum_axes
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucid import _kernels, _ops
+from lucid import _kernels
 from lucid._tensor import Tensor
 from lucid.autograd import Function
 from lucid.nn._functional import counting
@@ -74,7 +74,7 @@ class _LinearGelu(Function):
         else:
             if bias is not None:
                 out += bias
-            out, deriv = _ops._gelu(out, derivative)
+            out, deriv = _kernels.gelu(out, derivative)
         if derivative:
             ctx.save_for_backward(kept, weight, deriv)
         return out.reshape(*x.shape[:-1], weight.shape[0])
@@ -82,7 +82,7 @@ class _LinearGelu(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight, deriv = ctx.saved_arrays
-        g2 = _ops._times_derivative(grad.reshape(deriv.shape), deriv)
+        g2 = _kernels.times_derivative(grad.reshape(deriv.shape), deriv)
         return _backward(ctx, x, weight, g2)
 
 

@@ -1,8 +1,8 @@
-"""Fused kernels for the hot elementwise work: compiled with numba when it is installed.
+"""Which kernels run: the compiled (numba) ones when installed and worth it, else NumPy.
 
 The heavy steps of a transformer are BLAS matmuls; what remains (GELU,
 LayerNorm, softmax, bias and residual adds) NumPy runs one operation at a
-time on one core, with a temporary array per step. ``lucid._numba_kernels``
+time on one core, with a temporary array per step. ``lucid._kernels._numba``
 does each in one vectorised pass, splitting large arrays over the cores.
 numba is optional: this module imports it on the first call that can use
 it (never at ``import lucid``), and the callers keep their NumPy path for
@@ -32,10 +32,10 @@ def _load() -> ModuleType | None:
         _loaded = True
         if os.environ.get("LUCID_DISABLE_NUMBA", "").strip().lower() in ("", "0", "false", "no"):
             try:
-                from lucid import _numba_kernels
+                from lucid._kernels import _numba
             except ImportError:
-                _numba_kernels = None
-            _module = _numba_kernels
+                _numba = None  # type: ignore[assignment]
+            _module = _numba
     return _module
 
 

@@ -36,7 +36,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from lucid._ops import _ERF_P, _ERF_Q
+from lucid._kernels._gelu import ERF_P, ERF_Q
 
 # Arrays with fewer elements run on the calling thread alone: waking a
 # helper thread costs about 0.08 ms on a VM.
@@ -49,8 +49,8 @@ _ROW_SUMS = {**_FLAGS, "fastmath": {"reassoc"}}
 # ------------------------------------------------------- scalar helpers ---
 # Module-level float32 constants are frozen into the compiled code.
 
-_P0, _P1, _P2, _P3, _P4, _P5, _P6 = (_f32(c) for c in _ERF_P)
-_Q0, _Q1, _Q2, _Q3, _Q4, _Q5 = (_f32(c) for c in _ERF_Q)
+_P0, _P1, _P2, _P3, _P4, _P5, _P6 = (_f32(c) for c in ERF_P)
+_Q0, _Q1, _Q2, _Q3, _Q4, _Q5 = (_f32(c) for c in ERF_Q)
 _INV_SQRT2 = _f32(1.0 / math.sqrt(2.0))
 _INV_SQRT_2PI = _f32(1.0 / math.sqrt(2.0 * math.pi))
 _LOG2E = _f32(1.0 / math.log(2.0))

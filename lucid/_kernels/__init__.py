@@ -1,0 +1,29 @@
+"""The ground floor: numerics on NumPy arrays, in NumPy and (optionally) compiled with numba.
+
+Everything here takes arrays and returns arrays and imports nothing from the
+rest of lucid; the differentiable ops (``lucid._ops``) and ``lucid.nn`` sit
+above it. numba is imported on first use only, never at ``import lucid``.
+
+- ``_compiled``: the choice between the compiled kernels and NumPy.
+- ``_numba``: the compiled kernels themselves.
+- ``_gelu``: float32 erf and GELU with their derivatives.
+- ``_broadcast``: summing gradients back over broadcast dimensions.
+"""
+
+from lucid._kernels._broadcast import sum_axes, unbroadcast, unbroadcast_product
+from lucid._kernels._compiled import MIN_SIZE, compiled, numpy_only
+from lucid._kernels._gelu import LOG2E, erf, gelu, gelu_tanh, times_derivative
+
+__all__ = [
+    "LOG2E",
+    "MIN_SIZE",
+    "compiled",
+    "erf",
+    "gelu",
+    "gelu_tanh",
+    "numpy_only",
+    "sum_axes",
+    "times_derivative",
+    "unbroadcast",
+    "unbroadcast_product",
+]

@@ -1,0 +1,263 @@
+"""Arithmetic with broadcasting: ``+ - * / **``, negation and ``@``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lucid._kernels import unbroadcast, unbroadcast_product
+from lucid._ops._args import (
+    as_tensor,
+    broadcasting,
+    is_float,
+)
+from lucid._ops.dtypes import astype, promote
+from lucid._tensor import DEFAULT_FLOAT, Function, Tensor
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return broadcasting(np.add, "add", a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (sa, sb), (need_a, need_b) = ctx.input_shapes, ctx.needs_input_grad
+        return (
+            unbroadcast(grad, sa) if need_a else None,
+            unbroadcast(grad, sb) if need_b else None,
+        )
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a + b`` with broadcasting.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.add(lucid.tensor([1.0, 2.0]), 1).tolist()
+    [2.0, 3.0]
+    """
+    return Add.apply(*promote(a, b))
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return broadcasting(np.subtract, "sub", a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (sa, sb), (need_a, need_b) = ctx.input_shapes, ctx.needs_input_grad
+        # Negate after reducing: cheaper when b was broadcast.
+        return (
+            unbroadcast(grad, sa) if need_a else None,
+            -unbroadcast(grad, sb) if need_b else None,
+        )
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a - b`` with broadcasting.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.sub(lucid.tensor([1.0, 2.0]), 1).tolist()
+    [0.0, 1.0]
+    """
+    return Sub.apply(*promote(a, b))
+
+
+subtract = sub
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = broadcasting(np.multiply, "mul", a, b)
+        ctx.save_for_backward(a, b)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_arrays
+        ga = unbroadcast_product(grad, b, np.shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast_product(grad, a, np.shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a * b`` with broadcasting.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.mul(lucid.tensor([[1.0], [2.0]]), lucid.tensor([1.0, 10.0])).tolist()
+    [[1.0, 10.0], [2.0, 20.0]]
+    """
+    return Mul.apply(*promote(a, b))
+
+
+multiply = mul
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = broadcasting(np.true_divide, "div", a, b)
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, out = ctx.saved_arrays
+        grad_over_b = grad / b
+        ga = unbroadcast(grad_over_b, ctx.input_shapes[0]) if ctx.needs_input_grad[0] else None
+        # d(a/b)/db = -(a/b)/b: reuse the output instead of reading a again.
+        gb = (
+            -unbroadcast_product(grad_over_b, out, np.shape(b)) if ctx.needs_input_grad[1] else None
+        )
+        return ga, gb
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a / b`` with broadcasting (true division; integers give float32).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.div(lucid.tensor([1, 2]), 2).tolist()
+    [0.5, 1.0]
+    """
+    a, b = promote(a, b)
+    if not (is_float(a) or is_float(b)):
+        a = astype(a, DEFAULT_FLOAT) if isinstance(a, Tensor) else float(a)
+    return Div.apply(a, b)
+
+
+divide = div
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = broadcasting(np.power, "pow", a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_arrays
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(grad * b * np.power(a, b - 1), np.shape(a))
+        if ctx.needs_input_grad[1]:
+            base = np.asarray(a, dtype=out.dtype)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = out * np.log(base)
+            # 0 ** b is flat in b (PyTorch's convention), not 0 * log(0) = nan.
+            gb = unbroadcast(grad * np.where(base == 0, 0, d), np.shape(b))
+        return ga, gb
+
+
+def pow(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a ** b`` with broadcasting.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.pow(lucid.tensor([2.0, 3.0]), 2).tolist()
+    [4.0, 9.0]
+    """
+    return Pow.apply(*promote(a, b))
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+def neg(a: Any) -> Tensor:
+    """Elementwise ``-a``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.neg(lucid.tensor([1.0, -2.0])).tolist()
+    [-1.0, 2.0]
+    """
+    return Neg.apply(as_tensor(a))
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # NumPy multiplies an (..., n, k) @ (k, m) product one GEMM per batch
+    # entry; folding the batch into the rows makes it one large GEMM.
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
+        return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+    return np.matmul(a, b)
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(
+                f"matmul needs at least 1-D operands, got shapes {a.shape!r} and {b.shape!r}; "
+                "use * to multiply by a scalar"
+            )
+        if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
+            raise ValueError(
+                f"matmul shape mismatch: {a.shape!r} @ {b.shape!r}; the last dimension of the "
+                "first must equal the second-to-last of the second"
+            )
+        try:
+            out = _matmul(a, b)
+        except ValueError:
+            raise ValueError(
+                f"matmul: the batch dimensions of {a.shape!r} and {b.shape!r} cannot be "
+                "broadcast together"
+            ) from None
+        ctx.save_for_backward(a, b)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_arrays
+        # Treat vectors as matrices so one rule covers every case.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = grad.reshape(*batch, a2.shape[-2], b2.shape[-1])
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(_matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            if b2.ndim == 2 and g2.ndim > 2:
+                # A weight shared by the whole batch: one GEMM over all rows
+                # instead of a product per batch entry followed by a sum.
+                gb = a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])
+            else:
+                gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
+            gb = gb.reshape(b.shape)
+        return ga, gb
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's batching and broadcasting rules (``a @ b``).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> (lucid.ones(5, 2, 3) @ lucid.ones(3, 4)).shape
+    (5, 2, 4)
+    """
+    a, b = promote(a, b)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise TypeError(f"matmul needs two tensors, got {a!r} and {b!r}; use * for scalars")
+    return MatMul.apply(a, b)
