@@ -132,6 +132,7 @@ API_PAGES = {
     "lucid.optim": "api/optim",
     "lucid.optim.lr_scheduler": "api/lr_scheduler",
     "lucid.models": "api/models",
+    "lucid.vision.datasets": "api/vision",
     "lucid.vision.transforms": "api/vision",
 }
 # Documented under another name: lucid's grad-mode switches are lucid.autograd's.
