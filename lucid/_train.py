@@ -306,6 +306,11 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
             f"{args.val_split} has {val_set.classes}"
         )
     num_classes = args.num_classes or len(train_set.classes)
+    if num_classes < len(train_set.classes):
+        raise TrainError(
+            f"--num-classes {num_classes} is fewer than the {len(train_set.classes)} classes "
+            f"of {args.train_split}; leave it out to use the data's"
+        )
     img_size = args.img_size
     model = _create_model(args, num_classes, img_size)
     cfg = _data_config(model, img_size)

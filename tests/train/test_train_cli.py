@@ -115,6 +115,13 @@ def test_train_writes_checkpoints_and_log_then_resumes(tiny_model, tmp_path, cap
     assert reported["images"] == 6
     assert reported["eval_top1"] == pytest.approx(float(rows[1]["eval_top1"]))
 
+    # A plain weight file works too; the head size then comes from the data.
+    weights = tmp_path / "weights.safetensors"
+    lucid.save(resumed["state_dict"], weights)
+    assert main(["validate", str(data), "--model", TINY, "-j", "0", "--img-size", "8",
+                 "--checkpoint", str(weights)]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["eval_loss"] == pytest.approx(reported["eval_loss"])
+
 
 def test_json_lines_log(tiny_model, tmp_path):
     data, out = _folder(tmp_path / "data"), tmp_path / "out"
@@ -129,6 +136,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_model, tmp_path, capsys):
     assert "no folder" in capsys.readouterr().err and not out.exists()
     assert _train(data, out, "--epochs", "0") == 2
     assert "--epochs must be positive" in capsys.readouterr().err
+    assert _train(data, out, "--num-classes", "2") == 2
+    assert "fewer than the 3 classes" in capsys.readouterr().err
     other = tmp_path / "other.safetensors"
     lucid.save({"arch": "resnet50", "optimizer": {}}, other)
     assert _train(data, out, "--resume", str(other)) == 2
