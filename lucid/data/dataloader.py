@@ -379,18 +379,22 @@ class _MultiProcessIter(_BaseIter):
         self._task_info: dict[int, tuple[Any, ...]] = {}
         self._active = [True] * self._num_workers  # False: its iterable dataset ran out
         self._cycle = itertools.cycle(range(self._num_workers))
-        if not first:
-            # A persistent worker restarts its dataset iterator; batches still
-            # in flight from an abandoned epoch arrive first and are dropped.
-            for conn in self._conns:
-                conn.send(Resume())
-            pending = self._num_workers
-            while pending:
-                idx, _ = self._receive()
-                if isinstance(idx, Resume):
-                    pending -= 1
-        for _ in range(self._prefetch):
-            self._put_index()
+        try:
+            if not first:
+                # A persistent worker restarts its dataset iterator; batches still
+                # in flight from an abandoned epoch arrive first and are dropped.
+                for conn in self._conns:
+                    conn.send(Resume())
+                pending = self._num_workers
+                while pending:
+                    idx, _ = self._receive()
+                    if isinstance(idx, Resume):
+                        pending -= 1
+            for _ in range(self._prefetch):
+                self._put_index()
+        except BaseException:
+            self._shutdown_workers(graceful=False)
+            raise
 
     def _put_index(self) -> None:
         try:
@@ -496,7 +500,9 @@ class _MultiProcessIter(_BaseIter):
             conn.close()
 
     def __del__(self) -> None:
-        self._shutdown_workers()
+        # An abandoned epoch: the workers may be busy with batches nobody will
+        # read (or blocked sending one), so waiting for them would only delay.
+        self._shutdown_workers(graceful=False)
 
 
 def _exit_reason(exitcode: int) -> str:
