@@ -392,6 +392,16 @@ def test_workers_stop_after_the_epoch_unless_persistent():
     again._shutdown_workers()
 
 
+def test_an_abandoned_epoch_stops_its_workers():
+    it = iter(DataLoader(Numbers(64, sleep=0.01), batch_size=2, num_workers=2))
+    next(it)
+    workers = it._workers
+    del it  # the last reference: busy workers are not waited for
+    for process in workers:
+        process.join(5)
+        assert process.exitcode is not None
+
+
 def test_persistent_workers_restart_iterable_datasets():
     loader = DataLoader(Stream(5), batch_size=2, num_workers=2, persistent_workers=True)
     assert [b.tolist() for b in loader] == [[0, 2], [1, 3], [4]]
