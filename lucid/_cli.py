@@ -1,4 +1,4 @@
-"""The ``lucid`` command line: list and describe models, weights and plugins; classify images."""
+"""The ``lucid`` command line: models, weights and plugins; classify, train and validate."""
 
 from __future__ import annotations
 
@@ -182,7 +182,7 @@ def _predict(args: argparse.Namespace, out: TextIO) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lucid",
-        description="Inspect the models and plugins lucid can find; classify images.",
+        description="Inspect the models and plugins lucid can find; classify, train, validate.",
     )
     parser.add_argument("--version", action="store_true", help="print lucid's version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -227,6 +227,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     plugins.add_argument("--json", action="store_true", help="print JSON")
     plugins.set_defaults(handler=_plugins)
+
+    from lucid._train import add_parsers  # train and validate live in their own module
+
+    add_parsers(commands)
     return parser
 
 
