@@ -218,7 +218,7 @@ def avg_pool2d(
     >>> F.avg_pool2d(x, 2).tolist()
     [[[[2.5]]]]
     """
-    kernel, stride, _, pads, out_hw = _pool_args(
+    kernel, strides, _, pads, out_hw = _pool_args(
         kernel_size, stride, padding, 1, ceil_mode, input, "avg_pool2d"
     )
     if divisor_override is not None:
@@ -227,12 +227,12 @@ def avg_pool2d(
         rows, cols = (
             _window_counts(s, k, st, p, o, count_include_pad)
             for s, k, st, p, o in zip(
-                input.shape[2:], kernel, stride, (pads[0], pads[2]), out_hw, strict=True
+                input.shape[2:], kernel, strides, (pads[0], pads[2]), out_hw, strict=True
             )
         )
         divisor = np.outer(rows, cols).astype(input.dtype)
     return _AvgPool2d.apply(
-        input, kernel=kernel, stride=stride, pads=pads, out_hw=out_hw, divisor=divisor
+        input, kernel=kernel, stride=strides, pads=pads, out_hw=out_hw, divisor=divisor
     )
 
 

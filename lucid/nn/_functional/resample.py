@@ -173,12 +173,13 @@ def interpolate(
         out = (size,) * dims if isinstance(size, int) else tuple(int(s) for s in size)
         factors = (None,) * dims
     else:
-        factors = (
-            (float(scale_factor),) * dims  # type: ignore[arg-type]
+        scales = (
+            (float(scale_factor),) * dims
             if isinstance(scale_factor, int | float)
             else tuple(float(f) for f in scale_factor)  # type: ignore[union-attr]
         )
-        out = tuple(int(np.floor(s * f)) for s, f in zip(spatial, factors, strict=False))
+        factors = scales
+        out = tuple(int(np.floor(s * f)) for s, f in zip(spatial, scales, strict=False))
     if len(out) != dims or len(factors) != dims or min(out) < 1:
         raise ValueError(
             f"interpolate: cannot resize spatial shape {spatial} to {out}; give one positive "
