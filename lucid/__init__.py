@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 # lucid.models imports no plugin: it discovers them lazily, on first use.
-from lucid import autograd, models, nn, optim
+from lucid import autograd, models, nn, optim, return_types
 from lucid._creation import (
     arange,
     empty,
@@ -25,8 +25,10 @@ from lucid._creation import (
 from lucid._ops import (
     abs,
     add,
+    all,
     amax,
     amin,
+    any,
     argmax,
     argmin,
     broadcast_to,
@@ -35,8 +37,10 @@ from lucid._ops import (
     clamp,
     clip,
     clone,
+    concat,
     concatenate,
     cos,
+    cumsum,
     div,
     divide,
     eq,
@@ -66,15 +70,18 @@ from lucid._ops import (
     multiply,
     ne,
     neg,
+    norm,
     pad,
     permute,
     pow,
     relu,
     reshape,
+    result_type,
     rsqrt,
     sigmoid,
     sin,
     softmax,
+    sort,
     split,
     sqrt,
     squeeze,
@@ -84,8 +91,10 @@ from lucid._ops import (
     subtract,
     sum,
     swapaxes,
+    swapdims,
     tanh,
     tile,
+    topk,
     transpose,
     unsqueeze,
     var,
@@ -94,8 +103,10 @@ from lucid._ops import (
 from lucid._random import manual_seed
 from lucid._serialization import load, save
 from lucid._tensor import (
+    Size,
     Tensor,
     bool_,
+    device,
     float16,
     float32,
     float64,
@@ -105,7 +116,14 @@ from lucid._tensor import (
     int64,
     uint8,
 )
-from lucid.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from lucid.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 try:
     __version__ = version("lucid")
@@ -113,12 +131,15 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "Size",
     "Tensor",
     "__version__",
     "abs",
     "add",
+    "all",
     "amax",
     "amin",
+    "any",
     "arange",
     "argmax",
     "argmin",
@@ -130,8 +151,11 @@ __all__ = [
     "clamp",
     "clip",
     "clone",
+    "concat",
     "concatenate",
     "cos",
+    "cumsum",
+    "device",
     "div",
     "divide",
     "empty",
@@ -152,11 +176,13 @@ __all__ = [
     "ge",
     "gelu",
     "gt",
+    "inference_mode",
     "int8",
     "int16",
     "int32",
     "int64",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "le",
     "linspace",
     "load",
@@ -182,6 +208,7 @@ __all__ = [
     "neg",
     "nn",
     "no_grad",
+    "norm",
     "ones",
     "ones_like",
     "optim",
@@ -193,12 +220,15 @@ __all__ = [
     "randn",
     "relu",
     "reshape",
+    "result_type",
+    "return_types",
     "rsqrt",
     "save",
     "set_grad_enabled",
     "sigmoid",
     "sin",
     "softmax",
+    "sort",
     "split",
     "sqrt",
     "squeeze",
@@ -208,9 +238,11 @@ __all__ = [
     "subtract",
     "sum",
     "swapaxes",
+    "swapdims",
     "tanh",
     "tensor",
     "tile",
+    "topk",
     "transpose",
     "uint8",
     "unsqueeze",
