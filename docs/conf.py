@@ -60,6 +60,8 @@ nitpick_ignore = [
     ("py:class", "collections.abc.Sequence"),
     ("py:class", "os.PathLike"),
     ("py:class", "inspect.Signature"),
+    # Pillow's image class, in the signatures of lucid.vision (same reason).
+    ("py:class", "PIL.Image.Image"),
     ("py:data", "typing.Any"),
     ("py:data", "Ellipsis"),  # the "..." of tuple[int, ...]
     # Type variables of generic helpers: named in signatures, not objects to document.

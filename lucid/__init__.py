@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 # lucid.models imports no plugin: it discovers them lazily, on first use.
-from lucid import autograd, models, nn, optim, return_types
+from lucid import autograd, models, nn, optim, return_types, vision
 from lucid._creation import (
     arange,
     empty,
@@ -18,6 +18,7 @@ from lucid._creation import (
     rand,
     randint,
     randn,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -100,7 +101,15 @@ from lucid._ops import (
     var,
     where,
 )
-from lucid._random import manual_seed
+from lucid._random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from lucid._serialization import load, save
 from lucid._tensor import (
     Size,
@@ -131,6 +140,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "Generator",
     "Size",
     "Tensor",
     "__version__",
@@ -155,6 +165,7 @@ __all__ = [
     "concatenate",
     "cos",
     "cumsum",
+    "default_generator",
     "device",
     "div",
     "divide",
@@ -175,8 +186,10 @@ __all__ = [
     "full_like",
     "ge",
     "gelu",
+    "get_rng_state",
     "gt",
     "inference_mode",
+    "initial_seed",
     "int8",
     "int16",
     "int32",
@@ -218,13 +231,16 @@ __all__ = [
     "rand",
     "randint",
     "randn",
+    "randperm",
     "relu",
     "reshape",
     "result_type",
     "return_types",
     "rsqrt",
     "save",
+    "seed",
     "set_grad_enabled",
+    "set_rng_state",
     "sigmoid",
     "sin",
     "softmax",
@@ -247,6 +263,7 @@ __all__ = [
     "uint8",
     "unsqueeze",
     "var",
+    "vision",
     "where",
     "zeros",
     "zeros_like",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from lucid._ops import shape_arg
-from lucid._random import generator
+from lucid._random import Generator, numpy_rng
 from lucid._tensor import DEFAULT_FLOAT, Tensor, _to_array
 
 Size = int | Sequence[int]
@@ -282,7 +282,9 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool 
 # float32 numbers are never drawn as float64 and then converted.
 
 
-def rand(*size: Size, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(
+    *size: Size, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     """Uniform random numbers in ``[0, 1)``.
 
     Examples
@@ -294,11 +296,13 @@ def rand(*size: Size, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """
     dtype = _float_dtype(dtype, "rand")
     draw_as = dtype if dtype in (np.float32, np.float64) else np.float32
-    arr = generator().random(_size(size), dtype=draw_as).astype(dtype, copy=False)
+    arr = numpy_rng(generator).random(_size(size), dtype=draw_as).astype(dtype, copy=False)
     return _wrap(arr, requires_grad)
 
 
-def randn(*size: Size, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(
+    *size: Size, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     """Standard normal random numbers (mean 0, standard deviation 1).
 
     Examples
@@ -309,7 +313,7 @@ def randn(*size: Size, dtype: Any = None, requires_grad: bool = False) -> Tensor
     """
     dtype = _float_dtype(dtype, "randn")
     draw_as = dtype if dtype in (np.float32, np.float64) else np.float32
-    arr = generator().standard_normal(_size(size), dtype=draw_as).astype(dtype, copy=False)
+    arr = numpy_rng(generator).standard_normal(_size(size), dtype=draw_as).astype(dtype, copy=False)
     return _wrap(arr, requires_grad)
 
 
@@ -318,6 +322,7 @@ def randint(
     high: int | Sequence[int] | None = None,
     size: Size = (),
     *,
+    generator: Generator | None = None,
     dtype: Any = None,
 ) -> Tensor:
     """Random integers in ``[low, high)`` (int64), called as in PyTorch.
@@ -341,4 +346,23 @@ def randint(
     if high <= low:
         raise ValueError(f"randint needs low < high, got low={low}, high={high}")
     dtype = np.dtype(np.int64 if dtype is None else dtype)
-    return Tensor._from_array(generator().integers(low, high, _size((size,)), dtype=dtype))
+    draws = numpy_rng(generator).integers(low, high, _size((size,)), dtype=dtype)
+    return Tensor._from_array(draws)
+
+
+def randperm(
+    n: int, *, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` says), as ``torch.randperm``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> g = lucid.Generator().manual_seed(0)
+    >>> sorted(lucid.randperm(5, generator=g).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"randperm needs a non-negative integer n, got {n!r}")
+    perm = numpy_rng(generator).permutation(int(n)).astype(_or_default(dtype, np.int64))
+    return _wrap(perm, requires_grad)

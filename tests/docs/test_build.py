@@ -131,6 +131,7 @@ API_PAGES = {
     "lucid.optim": "api/optim",
     "lucid.optim.lr_scheduler": "api/lr_scheduler",
     "lucid.models": "api/models",
+    "lucid.vision.transforms": "api/vision",
 }
 # Documented under another name: lucid's grad-mode switches are lucid.autograd's.
 DOCUMENTED_ELSEWHERE = {

@@ -24,7 +24,7 @@ class _Mask(Function):
 
 def _keep_mask(shape: tuple[int, ...], p: float, scale: bool, dtype: np.dtype) -> np.ndarray:
     """Ones with probability ``1 - p`` (divided by ``1 - p`` when ``scale``), else zeros."""
-    keep = _random.generator().random(shape, dtype=np.float32) >= p
+    keep = _random.numpy_rng().random(shape, dtype=np.float32) >= p
     mask = keep.astype(dtype)
     if scale and p < 1:
         mask /= np.asarray(1 - p, dtype=dtype)
