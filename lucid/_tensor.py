@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
 
 import numpy as np
 
-from lucid.autograd._grad_mode import _state as _grad_state
+# The grad-mode switch lives in its own leaf module (lucid.autograd
+# re-exports it), so this module imports nothing that imports it back.
+from lucid._grad_mode import _state as _grad_state
 
 if TYPE_CHECKING:
     from lucid import return_types

@@ -1,8 +1,6 @@
 """Reverse-mode automatic differentiation: custom functions, grad mode, gradient checks."""
 
-from lucid._kernels import unbroadcast, unbroadcast_product
-from lucid._tensor import Function
-from lucid.autograd._grad_mode import (
+from lucid._grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
@@ -10,6 +8,8 @@ from lucid.autograd._grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from lucid._kernels import unbroadcast, unbroadcast_product
+from lucid._tensor import Function
 from lucid.autograd._gradcheck import GradcheckError, gradcheck
 
 __all__ = [

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor
-from lucid.autograd._grad_mode import no_grad
 
 
 class GradcheckError(RuntimeError):
