@@ -50,6 +50,7 @@ nitpick_ignore = [
     # need intersphinx, which fetches inventories from the internet, and the
     # build must work offline.
     ("py:class", "numpy.ndarray"),
+    ("py:class", "numpy.dtype"),
     ("py:class", "numpy.random._generator.Generator"),
     ("py:class", "collections.OrderedDict"),
     ("py:class", "collections.abc.Callable"),

@@ -43,8 +43,10 @@ from lucid._kernels._gelu import ERF_P, ERF_Q
 PARALLEL_MIN = 1 << 18
 
 _f32 = np.float32
-_FLAGS = {"cache": True, "error_model": "numpy", "nogil": True}
-_ROW_SUMS = {**_FLAGS, "fastmath": {"reassoc"}}
+_FLAGS: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
+_ROW_SUMS: dict[str, Any] = {**_FLAGS, "fastmath": {"reassoc"}}
+# numba reads NUMBA_NUM_THREADS from the environment at import (its stubs omit it).
+_NUM_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 
 # ------------------------------------------------------- scalar helpers ---
 # Module-level float32 constants are frozen into the compiled code.
@@ -301,7 +303,7 @@ _helpers_lock = threading.Lock()
 
 def _spans(rows: int, size: int) -> list[tuple[int, int]]:
     """The rows ``[lo, hi)`` of each thread: one span for arrays below PARALLEL_MIN."""
-    parts = 1 if size < PARALLEL_MIN else max(1, min(rows, numba.config.NUMBA_NUM_THREADS))
+    parts = 1 if size < PARALLEL_MIN else max(1, min(rows, _NUM_THREADS))
     return [(k * rows // parts, (k + 1) * rows // parts) for k in range(parts)]
 
 
@@ -314,7 +316,7 @@ def _run_parts(kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]]) ->
     with _helpers_lock:
         # None yet, or a forked child, which has the object but not the threads.
         if _helpers is None or _helpers.pid != os.getpid():
-            _helpers = _Helpers(numba.config.NUMBA_NUM_THREADS - 1)
+            _helpers = _Helpers(_NUM_THREADS - 1)
     _helpers.run(kernel, calls)
 
 

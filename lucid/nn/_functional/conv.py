@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from lucid import _kernels, _ops
+from lucid._ops import check_same_dtype
 from lucid._tensor import Tensor
 from lucid.autograd import Function
 from lucid.nn._functional import counting
@@ -217,6 +218,7 @@ def _depthwise(xp, weight, kernel: Pair, out_hw: Pair, stride: Pair, dilation: P
             else:
                 np.multiply(tap, w3[:, i, j], out=term)
                 out += term
+    assert out is not None, "a kernel has at least one tap"
     return out.reshape(-1, w3.shape[0])
 
 
@@ -316,6 +318,7 @@ def conv2d(
             _ops.reshape(input, (1, *input.shape)), weight, bias, stride, padding, dilation, groups
         )
         return _ops.reshape(out, out.shape[1:])
+    check_same_dtype("conv2d", input, weight, bias)
     if input.ndim != 4 or weight.ndim != 4:
         raise ValueError(
             f"conv2d expects input (N, C, H, W) and weight (C_out, C_in/groups, kh, kw), got "
