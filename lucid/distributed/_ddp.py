@@ -159,8 +159,9 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             assert b.work is not None
             b.work.wait()
-            b.write_back(self._world_size)
         self.exposed_comm_seconds += time.perf_counter() - start
+        for b in self._buckets:
+            b.write_back(self._world_size)
         self._launched = 0
 
     def _reset(self) -> None:
