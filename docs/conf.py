@@ -57,6 +57,8 @@ nitpick_ignore = [
     ("py:class", "collections.abc.Iterator"),
     ("py:class", "collections.abc.Mapping"),
     ("py:class", "collections.abc.Sequence"),
+    ("py:class", "collections.abc.Sized"),
+    ("py:class", "multiprocessing.context.BaseContext"),
     ("py:class", "os.PathLike"),
     ("py:class", "inspect.Signature"),
     # Pillow's image class, in the signatures of lucid.vision (same reason).
@@ -66,9 +68,18 @@ nitpick_ignore = [
     # Type variables of generic helpers: named in signatures, not objects to document.
     ("py:class", "lucid.models._registry.F"),
     ("py:class", "lucid.nn.modules.module.M"),
+    # The sample type of lucid.data's generic classes (Dataset[T_co], as in PyTorch).
+    ("py:class", "lucid.data.dataset.T_co"),
+    ("py:obj", "lucid.data.dataset.T_co"),
+    ("py:obj", "lucid.data.sampler.T_co"),
+    ("py:class", "lucid.data.dataloader.T_co"),
+    ("py:obj", "lucid.data.dataloader.T_co"),
     # What load_state_dict(strict=False) returns: a private named tuple whose
     # fields (missing_keys, unexpected_keys) the method's docstring describes.
     ("py:class", "lucid.nn.modules.module._IncompatibleKeys"),
+    # The private base of the PVT model classes: its methods are documented on
+    # each model class of the family pages (``:inherited-members:``).
+    ("py:class", "lucid_models_pvt._common.PyramidTransformer"),
 ]
 
 # -------------------------------------------------------------------- autodoc ---
@@ -147,7 +158,8 @@ lucid_models_parameter_descriptions = {
 # pvt_medium) says otherwise, the pages state what the code does.
 lucid_models_parameter_notes = {
     "sr_ratios": (
-        "These are integers, not floats such as ``8.0``: each ratio is the kernel size "
-        "and stride of the convolution that shrinks the keys and values."
+        "The values must be whole numbers (``8.0`` and ``8`` both work; ``2.5`` is an "
+        "error): each ratio is the kernel size and stride of the convolution that shrinks "
+        "the keys and values."
     ),
 }
