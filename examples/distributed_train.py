@@ -20,6 +20,7 @@ dataset = TensorDataset(lucid.tensor(images), lucid.tensor(labels))
 sampler = dist.DistributedSampler(dataset, shuffle=True, seed=0)
 loader = DataLoader(dataset, batch_size=16, sampler=sampler)
 
+lucid.manual_seed(rank)  # differs per rank: DDP starts every rank from rank 0's weights
 model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(512, 2))
 model = dist.DistributedDataParallel(model)
 optimizer = lucid.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)

