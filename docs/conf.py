@@ -53,6 +53,7 @@ nitpick_ignore = [
     ("py:class", "numpy.dtype"),
     ("py:class", "numpy.random._generator.Generator"),
     ("py:class", "collections.OrderedDict"),
+    ("py:class", "enum.Enum"),
     ("py:class", "collections.abc.Callable"),
     ("py:class", "collections.abc.Iterable"),
     ("py:class", "collections.abc.Iterator"),

@@ -222,7 +222,17 @@ class Tensor:
     [[2.0, 4.0], [6.0, 8.0]]
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_version", "data", "grad", "requires_grad")
+    # ``_grad_hooks`` is set only on tensors that have post-accumulate hooks;
+    # everywhere else it stays unset (read with getattr) and costs nothing.
+    __slots__ = (
+        "__weakref__",
+        "_ctx",
+        "_grad_hooks",
+        "_version",
+        "data",
+        "grad",
+        "requires_grad",
+    )
 
     # Make NumPy defer to Tensor's reflected operators (``array + tensor``).
     __array_ufunc__ = None
@@ -465,6 +475,45 @@ class Tensor:
             )
         self.requires_grad = requires_grad
         return self
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        """Call ``hook(tensor)`` once per backward, after this leaf's gradient is complete.
+
+        As ``torch.Tensor.register_post_accumulate_grad_hook``: the hook runs
+        when every contribution of the backward pass has been added to
+        ``.grad``; ``DistributedDataParallel`` uses it to start averaging
+        gradients while the rest of the backward still runs. Returns a handle
+        whose ``remove()`` unregisters the hook.
+
+        Examples
+        --------
+        >>> import lucid
+        >>> w = lucid.ones(2, requires_grad=True)
+        >>> seen = []
+        >>> handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+        >>> (w * 2 + w * 3).sum().backward()
+        >>> seen
+        [[5.0, 5.0]]
+        >>> handle.remove()
+        """
+        if not self.is_leaf:
+            raise RuntimeError(
+                "post-accumulate-grad hooks can only be registered on leaf tensors "
+                "(tensors created by the user, such as parameters)"
+            )
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        from lucid.nn.modules.module import RemovableHandle
+
+        global _grad_hooks_used
+        _grad_hooks_used = True
+        hooks: dict[_int, Callable[[Tensor], None]] | None = getattr(self, "_grad_hooks", None)
+        if hooks is None:
+            hooks = {}
+            self._grad_hooks = hooks
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def backward(self, gradient: Any = None, retain_graph: _bool = False) -> None:
         """Compute the gradient of this tensor with respect to the graph's leaves.
@@ -1044,13 +1093,61 @@ def _topological_order(root: Function) -> list[Function]:
     return order
 
 
+# Set by the first register_post_accumulate_grad_hook(): until then no backward
+# spends time looking for hooked leaves.
+_grad_hooks_used = False
+
+
+class _PendingHooks:
+    """Leaves with post-accumulate hooks, and how many gradients each still awaits."""
+
+    def __init__(self, order: list[Function]) -> None:
+        self.leaves: dict[int, Tensor] = {}
+        self.waiting: dict[int, int] = {}
+        self.received: set[int] = set()
+        if not _grad_hooks_used:
+            return
+        for node in order:
+            for parent in node.parents:
+                if isinstance(parent, Tensor) and getattr(parent, "_grad_hooks", None):
+                    self.leaves[id(parent)] = parent
+                    self.waiting[id(parent)] = self.waiting.get(id(parent), 0) + 1
+
+    def arrived(self, leaf: Tensor, accumulated: bool) -> None:
+        key = id(leaf)
+        if accumulated:
+            self.received.add(key)
+        self.waiting[key] -= 1
+        if self.waiting[key] == 0:
+            del self.waiting[key]
+            if key in self.received:
+                _run_grad_hooks(leaf)
+
+    def finish(self) -> None:
+        # A node that got no gradient never passes one on: leaves still waiting
+        # for it are complete now, and fire if anything reached them.
+        for key in list(self.waiting):
+            if key in self.received:
+                _run_grad_hooks(self.leaves[key])
+        self.waiting.clear()
+
+
+def _run_grad_hooks(leaf: Tensor) -> None:
+    for hook in list(leaf._grad_hooks.values()):
+        hook(leaf)
+
+
 def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     """Propagate ``grad`` from ``root`` to every leaf that requires a gradient."""
     if root._ctx is None:
         _accumulate(root, grad)
+        if getattr(root, "_grad_hooks", None):
+            _run_grad_hooks(root)
         return
     grads: dict[int, np.ndarray] = {id(root._ctx): grad}
-    for node in _topological_order(root._ctx):
+    order = _topological_order(root._ctx)
+    hooked = _PendingHooks(order)
+    for node in order:
         g = grads.pop(id(node), None)
         if g is None:
             continue
@@ -1072,6 +1169,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         edges = zip(node.parents, node.input_shapes, node.input_dtypes, input_grads, strict=True)
         for parent, shape, dtype, pg in edges:
             if parent is None or pg is None:
+                if hooked.waiting and id(parent) in hooked.waiting:
+                    hooked.arrived(parent, accumulated=False)
                 continue
             pg = np.asarray(pg)
             if pg.shape != shape:
@@ -1085,6 +1184,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 pg = pg.astype(dtype)
             if isinstance(parent, Tensor):
                 _accumulate(parent, pg)
+                if hooked.waiting and id(parent) in hooked.waiting:
+                    hooked.arrived(parent, accumulated=True)
             else:
                 key = id(parent)
                 previous = grads.get(key)
@@ -1092,6 +1193,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         if not retain_graph:
             node.saved_arrays = ()
             node.freed = True
+    if hooked.waiting:
+        hooked.finish()
 
 
 # Accumulation into a leaf's .grad holds a lock, as in PyTorch: threads that
