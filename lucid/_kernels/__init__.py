@@ -9,8 +9,10 @@ above it. numba is imported on first use only, never at ``import lucid``.
 - ``_gelu``: float32 erf and GELU with their derivatives.
 - ``_broadcast``: summing gradients back over broadcast dimensions.
 - ``_depthwise``: depthwise 2-D convolution, forward and backward.
+- ``_adam``: the Adam/AdamW update of one parameter.
 """
 
+from lucid._kernels._adam import adam_update
 from lucid._kernels._broadcast import sum_axes, unbroadcast, unbroadcast_product
 from lucid._kernels._compiled import MIN_SIZE, compiled, numpy_only
 from lucid._kernels._depthwise import (
@@ -25,6 +27,7 @@ from lucid._kernels._gelu import LOG2E, erf, gelu, gelu_tanh, times_derivative
 __all__ = [
     "LOG2E",
     "MIN_SIZE",
+    "adam_update",
     "compiled",
     "conv_output_size",
     "depthwise_conv2d",

@@ -253,6 +253,28 @@ def _softmax_backward_rows(grad, attn, scale, lo, hi):
             grad[i, j] = (grad[i, j] - t) * attn[i, j] * scale
 
 
+# ------------------------------------------------------------------ Adam ---
+
+
+@njit(**_FLAGS)
+def _adam_rows(p, g, m, v, vmax, coefficients, lo, hi):
+    # 1-D arrays; vmax of 0 values: no amsgrad. The same float32 operations,
+    # in the same order, as the NumPy path of lucid._kernels._adam.
+    sign, coupled, decay, keep1, beta2, keep2, root2, eps, step = coefficients
+    for i in range(lo, hi):
+        gi = g[i] * sign
+        if coupled != 0:
+            gi = gi + coupled * p[i]
+        mi = m[i] + (gi - m[i]) * keep1
+        vi = v[i] * beta2 + gi * gi * keep2
+        m[i] = mi
+        v[i] = vi
+        if vmax.shape[0] != 0:
+            vi = max(vmax[i], vi)
+            vmax[i] = vi
+        p[i] = p[i] * decay - mi / (np.sqrt(vi) / root2 + eps) * step
+
+
 # ------------------------------------------------ depthwise convolution ---
 # Channels-last: x (N, H, W, C), weight (kh, kw, C), output (N, Ho, Wo, C).
 # geometry = (stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w);
@@ -532,3 +554,8 @@ def depthwise_grad_weight(grad, x, shape, bias, geometry):
     calls = [(grad, x, gw[k], gb[k], row[k], geometry, lo, hi) for k, (lo, hi) in enumerate(spans)]
     _run_parts(_depthwise_grad_weight_rows, calls)
     return gw.sum(axis=0), (gb.sum(axis=0) if bias else None)
+
+
+def adam(p, g, m, v, vmax, coefficients) -> None:
+    """One Adam/AdamW step on 1-D arrays, in place (see ``lucid._kernels._adam``)."""
+    _run(_adam_rows, p, g, m, v, _NO_VALUES if vmax is None else vmax, coefficients)
