@@ -47,12 +47,10 @@ def _show_warning(
 
 def _models_list(args: argparse.Namespace, out: TextIO) -> int:
     from lucid import models
-    from lucid.models._registry import REGISTRY
 
     names = models.list_models(args.pattern, family=args.family, plugin=args.plugin)
-    # Listing needs no parameter counts, so it reads the registry directly
-    # instead of building every model through model_info().
-    infos = [REGISTRY.get(name).to_dict() for name in names]
+    # Listing needs no parameter counts: nothing is built.
+    infos = [models.model_info(name, count_params=False).to_dict() for name in names]
     if args.json:
         _json([{field: info[field] for field in _LIST_FIELDS} for info in infos], out)
         return 0
@@ -70,20 +68,22 @@ def _models_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def _models_info(args: argparse.Namespace, out: TextIO) -> int:
     from lucid import models
-    from lucid.models._registry import REGISTRY
 
-    models.is_model(args.name)  # loads the plugins
-    meta = REGISTRY.get(args.name)  # the metadata, even if building the model fails
-    status = 0
+    meta = models.model_info(args.name, count_params=False)  # even if building fails
+    error = None
     try:
+        # Counted on a shape-only build (lucid.nn.meta_init): no weight is allocated.
         meta = models.model_info(args.name)
         params = f"{meta.num_params:,}"
     except Exception as exc:  # a builder that cannot run with its defaults
-        params = f"unavailable: building with the defaults failed ({type(exc).__name__}: {exc})"
+        error = f"building with the defaults failed ({type(exc).__name__}: {exc})"
+        params = f"unavailable: {error}"
         print(f"lucid: error: {args.name}: {params}", file=sys.stderr)
-        status = 1
+    status = 0 if error is None else 1
     info = meta.to_dict()
     if args.json:
+        if error is not None:
+            info["error"] = error
         _json(info, out)
         return status
     rows = [
@@ -108,9 +108,11 @@ def _plugins(args: argparse.Namespace, out: TextIO) -> int:
         # The report below lists every plugin error already.
         warnings.simplefilter("ignore", models.PluginWarning)
         plugins = models.list_plugins()
+    # Non-zero when a plugin failed, so that CI can rely on the exit status.
+    status = 1 if any(plugin.errors for plugin in plugins) else 0
     if args.json:
         _json([plugin.to_dict() for plugin in plugins], out)
-        return 0
+        return status
     if not plugins:
         print("lucid: no plugin found (entry-point group 'lucid.models')", file=sys.stderr)
         return 0
@@ -130,8 +132,9 @@ def _plugins(args: argparse.Namespace, out: TextIO) -> int:
     if errors:
         out.write("\nerrors:\n")
         for error in errors:
-            out.write(f"  {error.plugin} ({error.stage}): {error.message}\n")
-    return 0
+            provider = _provider(error.distribution, error.version)
+            out.write(f"  {error.plugin} from {provider} ({error.stage}): {error.message}\n")
+    return status
 
 
 # ---------------------------------------------------------------- parser ---
@@ -154,12 +157,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_models_list)
-    info = model_commands.add_parser("info", help="describe one model, with its parameter count")
+    info = model_commands.add_parser(
+        "info",
+        help="describe one model, with its parameter count",
+        description="Describe one model. The parameters are counted on a shape-only build "
+        "(lucid.nn.meta_init), so no weight is allocated.",
+    )
     info.add_argument("name", help="a registered model name")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=_models_info)
 
-    plugins = commands.add_parser("plugins", help="list plugins, their models and errors")
+    plugins = commands.add_parser(
+        "plugins",
+        help="list plugins, their models and errors",
+        description="List the plugins found through entry points, their models and errors. "
+        "Exits with status 1 when a plugin failed to load or clashes with another source.",
+    )
     plugins.add_argument("--json", action="store_true", help="print JSON")
     plugins.set_defaults(handler=_plugins)
     return parser
@@ -186,8 +199,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.handler(args, sys.stdout))
         except UnknownModelError as exc:
-            print(f"lucid: error: {exc}", file=sys.stderr)
-            return 2
+            return _error(args, exc, exc.suggestions, 2)
         except DuplicateModelError as exc:
-            print(f"lucid: error: {exc}", file=sys.stderr)
-            return 1
+            return _error(args, exc, [], 1)
+
+
+def _error(args: argparse.Namespace, exc: Exception, suggestions: list[str], status: int) -> int:
+    """Report a lookup error: a JSON object on stdout under ``--json``, else a line on stderr."""
+    if getattr(args, "json", False):
+        _json({"error": str(exc), "suggestions": suggestions}, sys.stdout)
+    else:
+        print(f"lucid: error: {exc}", file=sys.stderr)
+    return status

@@ -1,7 +1,8 @@
 """Sphinx extension that writes one documentation page per registered lucid model.
 
 At ``builder-inited`` every model in the registry is built once with its
-defaults; its parameter count, its multiply-accumulates for one image at the
+defaults, shapes only (``lucid.nn.meta_init``: no weight is allocated or
+initialised); its parameter count, its multiply-accumulates for one image at the
 default size (``lucid.nn.utils.count_macs``) and its configuration are
 recorded, and ``models/generated/<name>.rst`` is written from them next to one
 page per family. Nothing on those pages is typed by hand: a model added to a
@@ -96,14 +97,17 @@ def measure(info: Any, overrides: Mapping[str, Any], fallback_size: int) -> Meas
         return _cache[key]
     import lucid
     import lucid.models
+    from lucid import nn
     from lucid.nn.utils import count_macs
 
     start = time.perf_counter()
     image_size, in_channels = _image_geometry(info, overrides, fallback_size)
     output_shapes: list[tuple[int, ...]] = []
-    # Inference only: no graph is recorded, so the largest models fit in memory.
+    # Placeholder weights and no graph: the largest models fit in memory, and
+    # the counts and output shape do not depend on the values.
     with lucid.no_grad():
-        model = lucid.models.create_model(info.name, **overrides).eval()
+        with nn.meta_init():
+            model = lucid.models.create_model(info.name, **overrides).eval()
         params = sum(p.numel() for p in model.parameters())
         handle = model.register_forward_hook(
             lambda _module, _inputs, output: (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from fnmatch import fnmatchcase
@@ -73,7 +72,7 @@ def list_models(
     _plugins.ensure_loaded()
     names = [
         info.name
-        for info in REGISTRY
+        for info in REGISTRY.infos()
         if (pattern is None or fnmatchcase(info.name, pattern))
         and (family is None or info.family == family)
         and (plugin is None or plugin in (info.plugin, info.distribution))
@@ -149,9 +148,19 @@ def create_model(
 def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
     """Metadata of the model ``name``, with its parameter count.
 
-    The count comes from building the model once with its defaults; it is
-    cached, so later calls are free. With ``count_params=False`` nothing is
-    built and ``num_params`` is ``None`` unless it was counted before.
+    The count comes from building the model once with its defaults under
+    :func:`lucid.nn.meta_init`, so no weight is allocated or initialised even
+    for the largest models (a builder that writes into its weights by hand,
+    which placeholders refuse, is built for real instead); it is cached, so
+    later calls are free. With ``count_params=False`` nothing is built and
+    ``num_params`` is ``None`` unless it was counted before.
+
+    Raises
+    ------
+    UnknownModelError
+        No model has that name; the message suggests close names.
+    DuplicateModelError
+        Two sources claim the name.
 
     Examples
     --------
@@ -168,19 +177,22 @@ def model_info(name: str, *, count_params: bool = True) -> ModelInfo:
     _plugins.ensure_loaded()
     info = REGISTRY.get(name)
     if count_params and info.num_params is None:
-        model = info.builder()
-        counted = dataclasses.replace(
-            info, num_params=sum(int(p.data.size) for p in model.parameters())
-        )
-        REGISTRY.replace(info, counted)
-        info = counted
+        from lucid import nn
+
+        try:
+            with nn.meta_init():
+                model = info.builder()
+        except Exception:
+            model = info.builder()  # raises the builder's own error if it cannot run
+        info = REGISTRY.set_count(info, sum(int(p.numel()) for p in model.parameters()))
     return info
 
 
 def list_plugins() -> list[PluginInfo]:
     """Every plugin found through an entry point: its distribution, models and errors.
 
-    Plugins are distributions declaring an entry point in group ``lucid.models``.
+    Plugins are distributions declaring an entry point in group ``lucid.models``;
+    a plugin is identified by its distribution and entry-point name together.
     They are loaded on the first lookup (this function, :func:`list_models`,
     :func:`create_model`, ``lucid.models.<name>``, ...), never by ``import lucid``.
     Set ``LUCID_DISABLE_PLUGIN_AUTOLOAD=1`` to load none, or
@@ -226,3 +238,8 @@ def __getattr__(name: str) -> Callable[..., Any]:
 
 def __dir__() -> list[str]:
     return sorted({*__all__, *list_models()})
+
+
+# Names of this module hide models of the same name from lucid.models.<name>:
+# the registry refuses them. Kept last, so every name above is included.
+REGISTRY.reserve(globals())

@@ -16,11 +16,14 @@ hookimpl = pluggy.HookimplMarker("lucid")
 def register_models(register: Callable[[ModuleType | Callable[..., Any]], None]) -> None:
     """Hand this plugin's model builders to the registry.
 
-    Called once, with keywords only, when lucid first needs the list of models.
-    Import the family modules here rather than at the plugin's top level, so
-    that finding the plugin stays cheap, and pass each to ``register``: a module
-    registers every ``@register_model`` builder defined in it, a function
-    registers that one builder.
+    Optional: a plugin whose entry-point module decorates its builders with
+    ``@register_model`` needs no hook. With one, lucid calls it once, with
+    keywords only, right after importing the module, when it first needs the
+    list of models. Import the family modules here rather than at the
+    plugin's top level, so that importing the plugin's package stays cheap, and
+    pass each to ``register``: a module registers every ``@register_model``
+    builder defined in it, a function registers that one builder (under its
+    ``__name__`` if it is not decorated).
 
     Parameters
     ----------

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
-import threading
 import warnings
 from collections.abc import Callable
 from types import ModuleType
@@ -15,17 +15,24 @@ import pluggy
 from lucid.models import _hookspecs
 from lucid.models._registry import (
     REGISTRY,
-    Registry,
-    collecting,
-    default_family,
+    ModelInfo,
+    PluginRecord,
     describe,
+    infos_of,
     natural_key,
-    specs_of,
 )
 
 ENTRY_POINT_GROUP = "lucid.models"
 DISABLE_AUTOLOAD_ENV = "LUCID_DISABLE_PLUGIN_AUTOLOAD"
 ONLY_PLUGINS_ENV = "LUCID_PLUGINS"
+HOOK = "register_models"
+
+Stage = Literal["import", "register", "conflict"]
+
+# What a plugin may raise and still leave the others loading: every error,
+# and SystemExit (a stray sys.exit() must not end the user's program).
+# KeyboardInterrupt is the user's, and propagates.
+_PLUGIN_FAILURES = (Exception, SystemExit)
 
 
 class PluginWarning(UserWarning):
@@ -44,8 +51,9 @@ class PluginError:
         The distribution that declares the entry point.
     stage
         ``"import"`` (loading the entry point failed), ``"register"`` (its hook
-        failed; none of its models were kept) or ``"conflict"`` (one model name is
-        also claimed by another source; the plugin's other models were kept).
+        failed, or it registered nothing; none of its models were kept) or
+        ``"conflict"`` (one model name is also claimed by another source; the
+        plugin's other models were kept).
     error
         The exception, with its traceback.
     """
@@ -53,7 +61,7 @@ class PluginError:
     plugin: str
     distribution: str | None
     version: str | None
-    stage: Literal["import", "register", "conflict"]
+    stage: Stage
     error: BaseException = dataclasses.field(compare=False)
 
     @property
@@ -73,17 +81,37 @@ class PluginError:
 
 @dataclasses.dataclass(frozen=True)
 class PluginInfo:
-    """A plugin found through its entry point, the models it provides and what failed."""
+    """A plugin found through its entry point, the models it provides and what failed.
+
+    A plugin is identified by its distribution and its entry point: two
+    distributions may both declare an entry point named ``pvt``, and each is
+    listed with its own models.
+
+    Attributes
+    ----------
+    name
+        The entry-point name (what ``LUCID_PLUGINS`` lists).
+    distribution, version
+        The distribution declaring the entry point.
+    models
+        The names of the models it provides, in natural order.
+    errors
+        What failed while loading it.
+    entry_point
+        The entry point's value: the module (and object) lucid imports.
+    """
 
     name: str
     distribution: str | None
     version: str | None
     models: tuple[str, ...]
     errors: tuple[PluginError, ...]
+    entry_point: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "entry_point": self.entry_point,
             "distribution": self.distribution,
             "version": self.version,
             "models": list(self.models),
@@ -91,43 +119,25 @@ class PluginInfo:
         }
 
 
-@dataclasses.dataclass
-class _Plugin:
-    name: str
-    value: str
-    distribution: str | None
-    version: str | None
-    errors: list[PluginError] = dataclasses.field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        provider = f"{self.distribution} {self.version}" if self.distribution else "no distribution"
-        return f"{self.name!r} (entry point {self.name} = {self.value}, from {provider})"
-
-    def fail(self, stage: Literal["import", "register", "conflict"], error: BaseException) -> None:
-        failure = PluginError(self.name, self.distribution, self.version, stage, error)
-        self.errors.append(failure)
-        consequence = {
-            "import": "failed to import and was skipped",
-            "register": "failed to register its models and was skipped",
-            "conflict": "clashes with another source; the clashing name is unusable",
-        }[stage]
-        warnings.warn(
-            f"lucid plugin {self.label} {consequence}: {failure.message}",
-            PluginWarning,
-            stacklevel=2,
-        )
+def _fail(plugin: PluginRecord, stage: Stage, error: BaseException) -> None:
+    """Record and warn about ``error``; an import or hook failure drops the plugin's models."""
+    if stage != "conflict":
+        REGISTRY.discard(plugin)
+    failure = PluginError(plugin.name, plugin.distribution, plugin.version, stage, error)
+    plugin.errors.append(failure)
+    consequence = {
+        "import": "failed to import and was skipped",
+        "register": "failed to register its models and was skipped",
+        "conflict": "clashes with another source; the clashing name is unusable",
+    }[stage]
+    warnings.warn(
+        f"lucid plugin {plugin.label} {consequence}: {failure.message}",
+        PluginWarning,
+        stacklevel=3,
+    )
 
 
-# ------------------------------------------------------------ loading state ---
-
-# Reentrant: a plugin's hook may itself call list_models(); it sees the models
-# registered so far instead of deadlocking.
-_lock = threading.RLock()
-_loaded = False
-_loading = False
-_manager: pluggy.PluginManager | None = None
-_plugins: list[_Plugin] = []
+# ---------------------------------------------------------------- loading ---
 
 
 def _env_flag(name: str) -> bool:
@@ -135,67 +145,68 @@ def _env_flag(name: str) -> bool:
 
 
 def ensure_loaded() -> None:
-    """Load the plugins once; later calls (from any thread) return at once."""
-    global _loaded, _loading
-    if _loaded:
+    """Load the plugins once; later calls (from any thread) return at once.
+
+    Interrupted (``KeyboardInterrupt``), discovery is retried on the next
+    call: the plugins loaded so far are kept, the interrupted one starts over.
+    """
+    if REGISTRY.loaded:
         return
-    with _lock:
-        if _loaded or _loading:
+    with REGISTRY.discovery_lock:
+        if REGISTRY.loaded or REGISTRY.loading:
             return
-        _loading = True
+        REGISTRY.loading = True
         try:
             _load_entry_points()
-            _loaded = True
+            REGISTRY.loaded = True
         finally:
-            _loading = False
-
-
-def reset() -> None:
-    """Forget every model and plugin; the next lookup discovers again. For tests."""
-    global _loaded, _manager
-    with _lock:
-        REGISTRY.clear()
-        _plugins.clear()
-        _manager = None
-        _loaded = False
-
-
-def _plugin_manager() -> pluggy.PluginManager:
-    global _manager
-    if _manager is None:
-        _manager = pluggy.PluginManager("lucid")
-        _manager.add_hookspecs(_hookspecs)
-    return _manager
+            REGISTRY.loading = False
 
 
 def _load_entry_points() -> None:
     if _env_flag(DISABLE_AUTOLOAD_ENV):
+        REGISTRY.note = (
+            f"plugin loading is switched off ({DISABLE_AUTOLOAD_ENV}="
+            f"{os.environ[DISABLE_AUTOLOAD_ENV]}); unset it to load the installed plugins"
+        )
         return
     from importlib.metadata import entry_points
 
     # Sorted so that which of two clashing plugins reports the clash does not
     # depend on the order of files in site-packages.
-    found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    found = sorted(
+        entry_points(group=ENTRY_POINT_GROUP),
+        key=lambda ep: (ep.name, ep.dist.name if ep.dist else "", ep.value),
+    )
     wanted = os.environ.get(ONLY_PLUGINS_ENV)
     if wanted is not None:
         names = {n.strip() for n in wanted.split(",") if n.strip()}
         missing = sorted(names - {ep.name for ep in found})
         if missing:
-            installed = ", ".join(sorted(ep.name for ep in found)) or "none"
+            installed = ", ".join(sorted({ep.name for ep in found})) or "none"
             warnings.warn(
                 f"{ONLY_PLUGINS_ENV} names {', '.join(missing)}, but no installed plugin has "
                 f"that entry-point name (installed: {installed})",
                 PluginWarning,
                 stacklevel=3,
             )
+        skipped = sorted({ep.name for ep in found} - names)
         found = [ep for ep in found if ep.name in names]
+        if skipped:
+            REGISTRY.note = (
+                f"{ONLY_PLUGINS_ENV}={wanted!r} left out the installed plugins {', '.join(skipped)}"
+            )
+    attempted = {plugin.key for plugin in REGISTRY.plugins}
     for ep in found:
         dist = ep.dist
+        distribution = dist.name if dist is not None else None
+        if (distribution, ep.name, ep.value) in attempted:
+            continue  # loaded before an interrupted discovery
         load_plugin(
             ep.load,
             name=ep.name,
             value=ep.value,
-            distribution=dist.name if dist is not None else None,
+            distribution=distribution,
             version=dist.version if dist is not None else None,
         )
 
@@ -208,89 +219,106 @@ def load_plugin(
     distribution: str | None = None,
     version: str | None = None,
 ) -> None:
-    """Import a plugin with ``loader()``, call its hook and register what it hands over.
+    """Import a plugin with ``loader()``, call its hook (if any) and register its models.
 
-    Every failure is recorded on the plugin and warned about, never raised, so
-    one broken plugin cannot stop the others.
+    Every failure, ``SystemExit`` included, is recorded on the plugin and
+    warned about, never raised, so one broken plugin cannot stop the others.
+    A ``KeyboardInterrupt`` propagates and leaves no trace of the plugin, so a
+    retry loads it afresh.
     """
-    plugin = _Plugin(name, value or name, distribution, version)
-    _plugins.append(plugin)
-    # Registrations made while the plugin imports and while its hook runs are
-    # staged, and kept only if both succeed: a plugin that fails half-way
-    # leaves nothing behind.
-    staged = Registry()
+    plugin = PluginRecord(name, value or name, distribution, version)
+    REGISTRY.plugins.append(plugin)
+    # The models registered while the plugin imports and while its hook runs
+    # are staged on it, and kept only if both succeed: a plugin that fails
+    # half-way leaves nothing behind.
+    token = REGISTRY.current.set(plugin)
+    try:
+        try:
+            obj = loader()
+        except _PLUGIN_FAILURES as exc:
+            _fail(plugin, "import", exc)
+            return
+        try:
+            _run_hook(obj, plugin)
+        except _PLUGIN_FAILURES as exc:
+            _fail(plugin, "register", exc)
+            return
+        # Interrupted half-way, the retry re-registers the same builders for
+        # the same plugin: updates, not clashes.
+        conflicts = REGISTRY.commit(plugin)
+    except BaseException:
+        REGISTRY.discard(plugin, forget=True)
+        raise
+    finally:
+        REGISTRY.current.reset(token)
+    for conflict in conflicts:
+        _fail(plugin, "conflict", conflict)
 
-    def stage(builder: Callable[..., Any], model_name: str, family: str) -> None:
-        staged.add(
-            describe(
-                builder,
-                model_name,
-                family,
-                plugin=name,
-                distribution=distribution,
-                version=version,
-            )
+
+def _run_hook(obj: object, plugin: PluginRecord) -> None:
+    """Call ``obj``'s ``register_models`` hook; without one, keep what its decorators registered."""
+    # A manager per plugin: pluggy keys plugins by name and by object, and
+    # neither is unique across distributions (two may declare an entry point
+    # `pvt`, or point at one module).
+    manager = pluggy.PluginManager("lucid")
+    manager.add_hookspecs(_hookspecs)
+    manager.register(obj)
+    for hook_name, caller in vars(manager.hook).items():
+        if not caller.has_spec() and caller.get_hookimpls():
+            close = difflib.get_close_matches(hook_name, [HOOK], n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"lucid's only hook is `{HOOK}`"
+            raise LookupError(f"{plugin.value} defines the unknown hook `{hook_name}`; {hint}")
+    if manager.hook.register_models.get_hookimpls():
+        manager.hook.register_models(register=lambda target: _register(plugin, target))
+        return
+    if callable(getattr(obj, HOOK, None)):
+        raise LookupError(
+            f"{plugin.value} defines {HOOK} without marking it; decorate it with "
+            "@lucid.models.hookimpl"
+        )
+    # The simplest plugin: a module whose @register_model builders are all it
+    # provides. Builders it defines are claimed even if the module was imported
+    # (and its decorators run) before discovery.
+    if isinstance(obj, ModuleType):
+        for builder in _builders_in(obj):
+            for info in infos_of(builder):
+                REGISTRY.stage(plugin, info)
+    if not plugin.staged:
+        raise LookupError(
+            f"{plugin.value} registered no model: decorate its builders with "
+            f"@lucid.models.register_model in the module the entry point names, or define a "
+            f"{HOOK} hook marked with @lucid.models.hookimpl"
         )
 
-    def register(target: ModuleType | Callable[..., Any]) -> None:
-        for builder in _builders_in(target):
-            for model_name, family in specs_of(builder) or (
-                (builder.__name__, default_family(builder)),
-            ):
-                stage(builder, model_name, family)
 
-    try:
-        with collecting(stage):
-            obj = loader()
-    except Exception as exc:
-        plugin.fail("import", exc)
-        return
-
-    manager = _plugin_manager()
-    try:
-        manager.register(obj, name=name)
-    except Exception as exc:  # a hook whose arguments do not match the spec
-        plugin.fail("register", exc)
-        return
-    try:
-        manager.check_pending()  # a misspelt hook name would otherwise be ignored silently
-        if not any(i.plugin is obj for i in manager.hook.register_models.get_hookimpls()):
-            raise LookupError(
-                f"{plugin.value} defines no register_models hook; decorate one with "
-                "@lucid.models.hookimpl"
-            )
-        # Called one plugin at a time, so each gets its own `register` and the
-        # failure of one cannot hide the models of the next.
-        others = [p for p in manager.get_plugins() if p is not obj]
-        with collecting(stage):
-            manager.subset_hook_caller("register_models", remove_plugins=others)(register=register)
-    except Exception as exc:
-        manager.unregister(obj)
-        plugin.fail("register", exc)
-        return
-
-    for info in staged:
-        conflict = REGISTRY.add(info, record_conflict=True)
-        if conflict is not None:
-            plugin.fail("conflict", conflict)
-
-
-def _builders_in(target: ModuleType | Callable[..., Any]) -> list[Callable[..., Any]]:
+def _register(plugin: PluginRecord, target: ModuleType | Callable[..., Any]) -> None:
+    """The ``register`` callback a hook receives: stage a module's builders, or one function."""
     if isinstance(target, ModuleType):
-        builders = [
-            obj
-            for obj in vars(target).values()
-            if specs_of(obj) and getattr(obj, "__module__", None) == target.__name__
-        ]
+        builders = _builders_in(target)
         if not builders:
             raise ValueError(
                 f"module {target.__name__} defines no @register_model builders; "
                 "pass register() the family module that defines them"
             )
-        return builders
-    if callable(target):
-        return [target]
-    raise TypeError(f"register() takes a module or a model builder function, got {target!r}")
+    elif callable(target):
+        builders = [target]
+    else:
+        raise TypeError(f"register() takes a module or a model builder function, got {target!r}")
+    for builder in builders:
+        infos: tuple[ModelInfo, ...] = infos_of(builder) or (
+            describe(builder, getattr(builder, "__name__", None)),
+        )
+        for info in infos:
+            REGISTRY.stage(plugin, info)
+
+
+def _builders_in(module: ModuleType) -> list[Callable[..., Any]]:
+    # Builders defined in the module, not those it imports from elsewhere.
+    return [
+        obj
+        for obj in vars(module).values()
+        if infos_of(obj) and getattr(obj, "__module__", None) == module.__name__
+    ]
 
 
 # ------------------------------------------------------------------ queries ---
@@ -298,17 +326,18 @@ def _builders_in(target: ModuleType | Callable[..., Any]) -> list[Callable[..., 
 
 def plugin_infos() -> list[PluginInfo]:
     """Every plugin attempted so far, with the models it currently provides."""
-    provided: dict[str, list[str]] = {}
-    for info in REGISTRY:
+    provided: dict[tuple[str | None, str | None], list[str]] = {}
+    for info in REGISTRY.infos():
         if info.plugin is not None:
-            provided.setdefault(info.plugin, []).append(info.name)
+            provided.setdefault((info.distribution, info.plugin), []).append(info.name)
     return [
         PluginInfo(
             name=p.name,
             distribution=p.distribution,
             version=p.version,
-            models=tuple(sorted(provided.get(p.name, ()), key=natural_key)),
+            models=tuple(sorted(provided.get((p.distribution, p.name), ()), key=natural_key)),
             errors=tuple(p.errors),
+            entry_point=p.value,
         )
-        for p in _plugins
+        for p in REGISTRY.plugins
     ]

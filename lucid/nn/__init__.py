@@ -1,6 +1,7 @@
 """Neural-network building blocks: ``Module``, ``Parameter``, layers, ``functional``, ``init``."""
 
 from lucid.nn import functional, init, utils
+from lucid.nn._meta import is_meta, meta_init
 from lucid.nn.modules import (
     GELU,
     AdaptiveAvgPool2d,
@@ -69,5 +70,7 @@ __all__ = [
     "Upsample",
     "functional",
     "init",
+    "is_meta",
+    "meta_init",
     "utils",
 ]

@@ -3,7 +3,9 @@
 Every function writes into the tensor's existing storage without recording
 anything for autograd (so it works on parameters), counts as an in-place
 change (the version counter moves) and returns the tensor. Random values are
-drawn in float32 for float32 tensors.
+drawn in float32 for float32 tensors. Parameters built under
+:func:`lucid.nn.meta_init` hold no values: every function returns them
+untouched, after checking its arguments.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from lucid import _random
 from lucid._tensor import Tensor
+from lucid.nn._meta import is_meta
 
 __all__ = [
     "calculate_gain",
@@ -87,6 +90,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _write(tensor: Tensor, values: np.ndarray | float) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected a lucid.Tensor to initialise, got {type(tensor).__name__}")
+    if is_meta(tensor):
+        return tensor
     tensor.data[...] = values
     tensor._version.value += 1
     return tensor
@@ -182,6 +187,8 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     if not a <= b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
     dtype = _draw_dtype(tensor)
+    if is_meta(tensor):
+        return tensor
     u = _draw_buffer(tensor, dtype)
     _random.numpy_rng().random(out=u, dtype=dtype)
     u *= dtype.type(b - a)
@@ -203,6 +210,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     if std < 0:
         raise ValueError(f"normal_ needs std >= 0, got {std}")
     dtype = _draw_dtype(tensor)
+    if is_meta(tensor):
+        return tensor
     z = _draw_buffer(tensor, dtype)
     _random.numpy_rng().standard_normal(out=z, dtype=dtype)
     z *= dtype.type(std)
@@ -249,6 +258,8 @@ def trunc_normal_(
             f"trunc_normal_: [a, b] = [{a}, {b}] holds too little of N({mean}, {std}²) to "
             "sample from; move the bounds closer to the mean or widen std"
         )
+    if is_meta(tensor):
+        return tensor
     rng = _random.numpy_rng()
     out = _draw_buffer(tensor, dtype)
     if mass >= uniform_rate:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from lucid._tensor import Tensor, _to_array
+from lucid.nn._meta import building_placeholders, placeholder
 
 
 class Parameter(Tensor):
@@ -15,6 +16,8 @@ class Parameter(Tensor):
     Assigning a ``Parameter`` to a ``Module`` attribute registers it, so it
     shows up in ``parameters()`` and ``state_dict()``. It requires a gradient
     unless told otherwise. Built from a tensor, it shares that tensor's data.
+    Inside :func:`lucid.nn.meta_init` it holds a placeholder of the same
+    shape and dtype instead, which allocates no memory.
 
     Parameters
     ----------
@@ -44,6 +47,8 @@ class Parameter(Tensor):
             array = data.data
         else:
             array = _to_array(data)
+        if building_placeholders():
+            array = placeholder(array.shape, array.dtype)
         super().__init__(array, dtype=array.dtype, requires_grad=requires_grad)
 
     def __repr__(self) -> str:

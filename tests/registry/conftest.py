@@ -27,23 +27,13 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     Restoring (rather than clearing) keeps models that other test modules
     registered at import time.
     """
-    saved = (
-        dict(REGISTRY._models),
-        dict(REGISTRY._conflicts),
-        list(_plugins._plugins),
-        _plugins._loaded,
-        _plugins._manager,
-    )
+    saved = REGISTRY.snapshot()
     monkeypatch.setenv(_plugins.DISABLE_AUTOLOAD_ENV, "1")
-    _plugins.reset()
+    REGISTRY.reset()
     try:
         yield
     finally:
-        _plugins.reset()
-        models, conflicts, plugins, _plugins._loaded, _plugins._manager = saved
-        REGISTRY._models.update(models)
-        REGISTRY._conflicts.update(conflicts)
-        _plugins._plugins.extend(plugins)
+        REGISTRY.restore(saved)
 
 
 @pytest.fixture(scope="session")
@@ -114,11 +104,13 @@ import json, sys, warnings
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     import lucid.models as models
-    from lucid.models._registry import REGISTRY
 
     report = {
-        # Metadata only: building the models (as model_info does) is not needed here.
-        "models": {name: REGISTRY.get(name).to_dict() for name in models.list_models()},
+        # Metadata only: no parameter count, so nothing is built.
+        "models": {
+            name: models.model_info(name, count_params=False).to_dict()
+            for name in models.list_models()
+        },
         "plugins": [plugin.to_dict() for plugin in models.list_plugins()],
         "errors": [error.to_dict() for error in models.plugin_errors()],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import json
 import types
@@ -30,6 +31,7 @@ from lucid.models import (
     plugin_errors,
     register_model,
 )
+from lucid.models._registry import REGISTRY
 
 pytestmark = pytest.mark.usefixtures("fresh_registry")
 
@@ -128,11 +130,35 @@ def test_another_function_under_a_taken_name_names_both_sources() -> None:
 
 @pytest.mark.parametrize(
     ("name", "match"),
-    [("_hidden", "identifier"), ("has-dash", "identifier"), ("list_models", "would hide")],
+    [
+        ("", "is not usable"),
+        ("my model", "is not usable"),
+        ("1abc", "is not usable"),
+        ("has-dash", "is not usable"),
+        ("_hidden", "is not usable"),
+        ("__init__", "is not usable"),
+        ("class", "is not usable"),
+        ("list_models", "would hide lucid.models.list_models"),
+        ("create_model", "would hide lucid.models.create_model"),
+        ("os", "would hide lucid.models.os"),
+    ],
 )
-def test_unusable_names_are_refused(name: str, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        register_model(name=name)(lambda: nn.Linear(1, 1))
+def test_unusable_names_are_refused_and_leave_nothing(name: str, match: str) -> None:
+    def build() -> nn.Module:
+        return nn.Linear(1, 1)
+
+    build.__name__ = name
+    for register in (register_model(name=name), register_model):
+        with pytest.raises(ValueError, match=match):
+            register(build)
+    assert list_models() == []
+    assert not hasattr(build, "_lucid_model_infos")
+
+
+def test_a_lambda_needs_a_name() -> None:
+    with pytest.raises(ValueError, match=r"'<lambda>' .* is not usable"):
+        register_model(lambda: nn.Linear(1, 1))
+    assert register_model(name="named_lambda")(lambda: nn.Linear(1, 1))().weight.shape == (1, 1)
 
 
 def test_decorator_called_with_a_name_positionally_explains_itself() -> None:
@@ -155,16 +181,30 @@ def test_unknown_name_suggests_close_matches() -> None:
         lucid.models.pvt_medium_lik  # noqa: B018
 
 
-def test_unknown_name_without_any_model_says_how_to_get_models() -> None:
+def test_unknown_name_without_any_model_says_how_to_get_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(_plugins.DISABLE_AUTOLOAD_ENV)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kwargs: [])
     with pytest.raises(UnknownModelError, match="install a model plugin"):
         create_model("anything")
+
+
+def test_unknown_name_with_autoload_disabled_says_so() -> None:
+    _define_linear("tiny_linear")
+    with pytest.raises(UnknownModelError) as caught:
+        create_model("pvt_tiny")
+    assert str(caught.value) == (
+        "unknown model 'pvt_tiny'; plugin loading is switched off "
+        "(LUCID_DISABLE_PLUGIN_AUTOLOAD=1); unset it to load the installed plugins"
+    )
 
 
 def test_private_attributes_do_not_trigger_discovery() -> None:
     with pytest.raises(AttributeError, match="has no attribute '_nothing'") as caught:
         lucid.models._nothing  # noqa: B018
     assert not isinstance(caught.value, UnknownModelError)
-    assert not _plugins._loaded
+    assert not REGISTRY.loaded
 
 
 def test_list_models_sorts_naturally_and_filters() -> None:
@@ -312,7 +352,65 @@ def test_faulty_plugins_are_reported_not_raised(
     assert match in error.message
 
 
-def test_plugin_without_a_hook_and_failing_import_are_reported() -> None:
+def test_hookless_plugin_keeps_what_its_module_decorated() -> None:
+    def plugin_module() -> types.ModuleType:
+        module = types.ModuleType("fake_hookless")
+        exec(
+            "from lucid import nn\n"
+            "from lucid.models import register_model\n"
+            "@register_model\n"
+            "def hookless_net():\n"
+            "    return nn.Linear(1, 1)\n",
+            vars(module),
+        )
+        return module
+
+    _plugins.load_plugin(
+        plugin_module, name="hookless", distribution="lucid-hookless", version="1.0"
+    )
+    info = model_info("hookless_net")
+    assert (info.plugin, info.distribution, info.version) == ("hookless", "lucid-hookless", "1.0")
+    assert plugin_errors() == []
+
+
+def test_unmarked_hook_is_reported() -> None:
+    module = types.ModuleType("fake_unmarked")
+    module.register_models = lambda register: None  # type: ignore[attr-defined]
+    with pytest.warns(PluginWarning, match="without marking it; decorate it with"):
+        _load(module, "unmarked")
+    (error,) = plugin_errors()
+    assert (error.plugin, error.stage) == ("unmarked", "register")
+
+
+def test_register_kept_past_the_hook_is_refused() -> None:
+    kept: list[Callable[[Any], None]] = []
+
+    def hook(register: Callable[[Any], None]) -> None:
+        kept.append(register)
+        register(_define_linear("early_net"))
+
+    def late_net() -> nn.Module:
+        return nn.Linear(1, 1)
+
+    _load(_plugin("keeper", hook), "keeper")
+    with pytest.raises(RuntimeError, match="after it finished loading"):
+        kept[0](late_net)
+    assert list_models() == ["early_net"]
+
+
+def test_snapshot_and_restore_bring_back_models_and_plugins() -> None:
+    _define_linear("kept_net")
+    _load(_plugin("fake", lambda register: register(_define_linear("fake_net"))), "fake")
+    saved = REGISTRY.snapshot()
+    REGISTRY.reset()
+    assert list_models() == [] and list_plugins() == []
+    _define_linear("other_net")
+    REGISTRY.restore(saved)
+    assert list_models() == ["fake_net", "kept_net"]
+    assert [p.name for p in list_plugins()] == ["fake"]
+
+
+def test_plugin_registering_nothing_and_failing_import_are_reported() -> None:
     def failing_import() -> object:
         raise ImportError("no module named 'missing_dependency'")
 
@@ -320,6 +418,16 @@ def test_plugin_without_a_hook_and_failing_import_are_reported() -> None:
         _plugins.load_plugin(lambda: types.ModuleType("hookless"), name="hookless")
         _plugins.load_plugin(failing_import, name="broken", value="broken_pkg:plugin")
     assert [e.stage for e in plugin_errors()] == ["register", "import"]
-    assert "defines no register_models hook" in str(caught[0].message)
+    assert "hookless registered no model" in str(caught[0].message)
     assert "entry point broken = broken_pkg:plugin" in str(caught[1].message)
     assert "missing_dependency" in str(caught[1].message)
+
+
+def test_model_info_counts_a_builder_that_writes_its_weights_by_hand() -> None:
+    @register_model
+    def hand_written() -> nn.Module:
+        layer = nn.Linear(3, 2)
+        layer.weight.data[...] = 1.0  # refused by a meta_init placeholder
+        return layer
+
+    assert model_info("hand_written").num_params == 3 * 2 + 2

@@ -163,7 +163,6 @@ def test_module_imported_before_discovery_is_attributed_to_its_plugin(
     report = run_json(
         """
         import json
-        from lucid.models import _plugins
         from lucid.models._registry import REGISTRY
         import lucid_fixture_good.tiny  # registers directly, before any discovery
         before = REGISTRY.get("tiny_mlp_b2")
@@ -214,11 +213,11 @@ def test_concurrent_first_access_loads_each_plugin_once(
         from lucid.models import _registry
 
         added = collections.Counter()
-        add = _registry.REGISTRY.add
-        def counting_add(info, **kwargs):
+        insert = _registry.REGISTRY._insert
+        def counting_insert(info, **kwargs):
             added[info.name] += 1
-            return add(info, **kwargs)
-        _registry.REGISTRY.add = counting_add
+            return insert(info, **kwargs)
+        _registry.REGISTRY._insert = counting_insert
 
         import lucid.models as models
         first_accesses = [

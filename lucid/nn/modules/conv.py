@@ -10,6 +10,7 @@ import numpy as np
 from lucid._tensor import Tensor
 from lucid.nn import functional as F
 from lucid.nn import init
+from lucid.nn._meta import empty
 from lucid.nn.modules.module import Module
 from lucid.nn.parameter import Parameter
 
@@ -62,10 +63,10 @@ class _ConvNd(Module):
         # Stored with the input channels innermost, (out, *kernel, in): the
         # layout of the matrix the convolution multiplies by, so it needs no
         # copy per call. Shape, values and state dict are unchanged.
-        memory = np.empty((out_channels, *self.kernel_size, in_channels // groups), np.float32)
+        memory = empty((out_channels, *self.kernel_size, in_channels // groups))
         self.weight = Parameter(np.moveaxis(memory, -1, 1))
         if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=np.float32))
+            self.bias = Parameter(empty((out_channels,)))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

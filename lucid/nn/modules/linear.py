@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from lucid._tensor import Tensor
 from lucid.nn import functional as F
 from lucid.nn import init
+from lucid.nn._meta import empty
 from lucid.nn.modules.module import Module
 from lucid.nn.parameter import Parameter
 
@@ -64,9 +63,9 @@ class Linear(Module):
         # Stored transposed (column-major): ``x @ weight.T`` then reads it in
         # the layout BLAS is fastest with, 10% faster for the few-row matmuls
         # of batch-1 inference. Shape, values and state dict are unchanged.
-        self.weight = Parameter(np.empty((in_features, out_features), dtype=np.float32).T)
+        self.weight = Parameter(empty((in_features, out_features)).T)
         if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=np.float32))
+            self.bias = Parameter(empty((out_features,)))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

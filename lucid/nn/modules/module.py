@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from lucid._tensor import Tensor
+from lucid.nn._meta import is_meta, placeholder
 from lucid.nn.parameter import Parameter
 
 M = TypeVar("M", bound="Module")
@@ -422,7 +423,12 @@ class Module:
                     if tensor is None or tensor.data.dtype.kind != "f":
                         continue
                     if tensor.data.dtype != dtype:
-                        tensor.data = tensor.data.astype(dtype)
+                        # A placeholder stays one: astype would allocate it in full.
+                        tensor.data = (
+                            placeholder(tensor.shape, dtype)
+                            if is_meta(tensor)
+                            else tensor.data.astype(dtype)
+                        )
                         tensor._version.value += 1
                     if tensor.grad is not None and tensor.grad.data.dtype != dtype:
                         tensor.grad.data = tensor.grad.data.astype(dtype)
@@ -593,6 +599,11 @@ class Module:
                 continue
             if array.dtype.kind not in "fiub":
                 problems.append(f"{name}: expected numeric data, got dtype {array.dtype}")
+            elif is_meta(target):
+                problems.append(
+                    f"{name}: the model was built under lucid.nn.meta_init() and holds no "
+                    "storage; build it outside meta_init() to load weights"
+                )
             elif array.shape != target.shape:
                 problems.append(
                     f"size mismatch for {name}: the checkpoint has shape {array.shape}, the "

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from lucid._tensor import Tensor
 from lucid.nn import functional as F
 from lucid.nn import init
+from lucid.nn._meta import empty, is_meta
 from lucid.nn.modules.module import Module
 from lucid.nn.parameter import Parameter
 
@@ -49,13 +48,13 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
+        self.weight = Parameter(empty((num_embeddings, embedding_dim)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Draw the table again from N(0, 1), with the padding row zero."""
         init.normal_(self.weight)
-        if self.padding_idx is not None:
+        if self.padding_idx is not None and not is_meta(self.weight):
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:

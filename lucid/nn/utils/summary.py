@@ -2,6 +2,8 @@
 
 Both run one forward pass on random input in evaluation mode and without
 recording a graph, then put the model's training flags back as they were.
+Both work on a model built under :func:`lucid.nn.meta_init`, whose weights
+allocate no memory: the shapes, counts and MACs are the same.
 """
 
 from __future__ import annotations
