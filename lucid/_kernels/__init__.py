@@ -10,6 +10,7 @@ above it. numba is imported on first use only, never at ``import lucid``.
 - ``_broadcast``: summing gradients back over broadcast dimensions.
 - ``_depthwise``: depthwise 2-D convolution, forward and backward.
 - ``_adam``: the Adam/AdamW update of one parameter.
+- ``_threads``: how many threads the kernels and BLAS use.
 """
 
 from lucid._kernels._adam import adam_update
@@ -23,6 +24,7 @@ from lucid._kernels._depthwise import (
     tap,
 )
 from lucid._kernels._gelu import LOG2E, erf, gelu, gelu_tanh, times_derivative
+from lucid._kernels._threads import kernel_threads
 
 __all__ = [
     "LOG2E",
@@ -35,6 +37,7 @@ __all__ = [
     "erf",
     "gelu",
     "gelu_tanh",
+    "kernel_threads",
     "numpy_only",
     "pad_nhwc",
     "sum_axes",

@@ -1,9 +1,10 @@
 """How many threads lucid uses: its own kernel threads and BLAS's, governed together.
 
 ``set_num_threads(n)`` fixes both at ``n``; the environment variable
-``LUCID_NUM_THREADS`` does the same from the start. Without either, lucid
-adapts: every quarter of a second at most (checked when a kernel is
-dispatched) it measures how much CPU time other processes took on the cores
+``LUCID_NUM_THREADS`` does the same from the first layer on. Without either,
+lucid adapts: every quarter of a second at most (checked whenever a layer
+dispatches its work: linear layers, convolutions, the compiled kernels) it
+measures how much CPU time other processes took on the cores
 this process may run on, and uses the cores left, at least one.
 
 Why adapt rather than use every core: OpenBLAS's worker threads busy-wait
@@ -23,6 +24,7 @@ threads.
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 import threading
@@ -58,11 +60,11 @@ def cores() -> int:
 
 
 def _check_count(n: Any, source: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(
             f"{source} must be a positive integer, got {n!r}; e.g. lucid.set_num_threads(2)"
         )
-    return n
+    return int(n)
 
 
 # ------------------------------------------------------------------ BLAS ---
@@ -197,8 +199,8 @@ def kernel_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for lucid's kernels and for BLAS (matmuls), from now on.
 
-    The default, or ``LUCID_NUM_THREADS`` when set, adapts to the load: see
-    the performance guide.
+    Without this call (or ``LUCID_NUM_THREADS``), lucid uses the cores other
+    processes leave free, measured as it runs: see the performance guide.
 
     Parameters
     ----------

@@ -142,3 +142,19 @@ def test_helpers_keep_no_array_alive(rng):
     del x, out
     gc.collect()
     assert all(r() is None for r in refs), "a helper thread still holds the arrays"
+
+
+def test_environment_reaches_blas_at_the_first_layer():
+    code = (
+        "import lucid, numpy; from threadpoolctl import threadpool_info; "
+        "lucid.nn.Linear(4, 4, bias=False)(lucid.ones(2, 4)); "
+        "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))"
+    )
+    assert _run(code, LUCID_NUM_THREADS="1").stdout.strip() == "[1]"
+
+
+def test_numpy_integers_are_counts():
+    before = lucid.get_num_threads()
+    lucid.set_num_threads(np.int64(1))
+    assert lucid.get_num_threads() == 1 and isinstance(lucid.get_num_threads(), int)
+    lucid.set_num_threads(before)

@@ -111,6 +111,7 @@ class _Conv2d(Function):
             # Its own kernels (lucid._kernels._depthwise): no windows, no padding copy.
             out = _kernels.depthwise_conv2d(xp, weight, bias, stride, padding, dilation)
         else:
+            _kernels.kernel_threads()  # BLAS's thread count follows lucid's setting and the load
             out_hw = _kernels.conv_output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
             cols = _im2col(xp, groups, (kh, kw), out_hw, stride, dilation)
             w3 = _weight_matrices(weight, groups)
