@@ -22,6 +22,8 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 
 # Rows x features above the parallel threshold (PARALLEL_MIN elements).
 BIG = (2048, 320)
+# OpenBLAS runs at most as many threads as the machine has cores.
+two_cores = pytest.mark.skipif(_threads.cores() < 2, reason="needs two cores for two BLAS threads")
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +58,7 @@ def kernel_thread_idents(monkeypatch: pytest.MonkeyPatch, x: np.ndarray) -> set[
     return seen
 
 
-@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("n", [1, pytest.param(2, marks=two_cores)])
 def test_set_num_threads_limits_blas_and_kernels(monkeypatch, rng, n):
     lucid.set_num_threads(n)
     assert lucid.get_num_threads() == n
@@ -74,6 +76,7 @@ def test_set_num_threads_rejects_bad_counts():
     assert lucid.get_num_threads() == before
 
 
+@two_cores
 def test_default_follows_the_load(monkeypatch):
     """Another process taking a core's worth of CPU time leaves one thread, for BLAS too."""
     monkeypatch.setattr(_threads, "cores", lambda: 2)
