@@ -84,9 +84,10 @@ def save(
     Parameters
     ----------
     obj:
-        What to save. Mappings are saved as dicts; NumPy arrays and scalars
-        come back as tensors. Dicts may not nest deeper than 64 levels, nor
-        hold more than a million values in all (store long series as arrays).
+        What to save. Mappings are saved as dicts; NumPy arrays come back
+        as tensors and NumPy scalars as Python numbers of the same value.
+        Containers may not nest deeper than 64 levels, nor hold more than a
+        million values in all (store long series as arrays).
     path:
         The file to write, by convention ending in ``.safetensors``.
     metadata:
@@ -102,6 +103,8 @@ def save(
         or a structure nested too deep or too large.
     FileNotFoundError
         The directory of ``path`` does not exist.
+    IsADirectoryError
+        ``path`` is a directory.
 
     Examples
     --------
@@ -149,12 +152,12 @@ def _is_flat(obj: Any) -> bool:
 
 
 def _is_array(value: Any) -> bool:
-    return isinstance(value, (Tensor, np.ndarray, np.generic))
+    return isinstance(value, (Tensor, np.ndarray))
 
 
-def _as_array(value: Tensor | np.ndarray | np.generic, where: str) -> np.ndarray:
+def _as_array(value: Tensor | np.ndarray, where: str) -> np.ndarray:
     """The C-contiguous array safetensors will store for ``value`` (found at ``where``)."""
-    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    arr = value.data if isinstance(value, Tensor) else value
     if arr.dtype.kind not in _SAVABLE_KINDS:
         raise TypeError(
             f"entry {where} has dtype {arr.dtype}, which safetensors cannot store; convert it "
@@ -198,6 +201,10 @@ class _Encoder:
             raise ValueError(
                 f"the checkpoint holds more than {MAX_NODES:,} values; store long series as arrays"
             )
+        if isinstance(value, (np.bool_, np.integer, np.floating)):
+            # A NumPy scalar is a number (a metric, a hyperparameter): saved as the Python
+            # number of the same value, as ``.item()`` gives it.
+            value = value.item()
         if value is None or isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
@@ -228,7 +235,7 @@ class _Encoder:
         tag = "tuple" if isinstance(value, tuple) else "list"
         return {tag: [self.encode(v, [*where, str(i)], depth + 1) for i, v in enumerate(value)]}
 
-    def _add_array(self, value: Tensor | np.ndarray | np.generic, where: list[str]) -> str:
+    def _add_array(self, value: Tensor | np.ndarray, where: list[str]) -> str:
         # Entry names follow the path ("model.0.weight") so other safetensors tools show
         # something meaningful; the structure records each name, so a clash only needs
         # a suffix to keep names unique.
@@ -252,8 +259,11 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray], metadata: dict |
         raise FileNotFoundError(
             f"cannot save to {path!r}: directory {directory!r} does not exist; create it first"
         )
-    # A fresh name in the same directory (same file system, so the rename is atomic).
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a directory; name a file in it")
+    # A fresh name in the same directory (same file system, so the rename is atomic),
+    # short enough for the file system even when the target's name is at its limit.
+    tmp = os.path.join(directory, f".{os.path.basename(path)[:64]}.{uuid.uuid4().hex}.tmp")
     try:
         safetensors.numpy.save_file(arrays, tmp, metadata=metadata)
         # save_file has closed (flushed) the file; fsync through a new descriptor so the
@@ -290,8 +300,13 @@ def _fspath(path: Any) -> str:
 # ----------------------------------------------------------------- load ---
 
 
-def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Any:
-    """Read a file written by :func:`save` (or any safetensors file), never running code from it.
+def load(
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    *,
+    map_location: Any = None,
+    weights_only: bool = True,
+) -> Any:
+    """Read a file written by :func:`lucid.save` or any safetensors file, never running its code.
 
     A flat safetensors file gives a dict of names to tensors; a nested
     checkpoint gives back its dicts (``str`` and ``int`` keys), lists,
@@ -305,6 +320,12 @@ def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Any:
     ----------
     path:
         The file to read.
+    map_location:
+        Accepted for PyTorch's sake: ``None`` or ``"cpu"``, where lucid's
+        tensors always live.
+    weights_only:
+        Accepted for PyTorch's sake: lucid only ever loads data, so it must
+        stay ``True``.
 
     Returns
     -------
@@ -335,6 +356,14 @@ def load(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Any:
     >>> lucid.load(path)["mask"].dtype
     dtype('bool')
     """
+    if map_location is not None and str(map_location) != "cpu":
+        raise ValueError(
+            f"lucid runs on the CPU only; got map_location={map_location!r}, use None or 'cpu'"
+        )
+    if weights_only is not True:
+        raise ValueError(
+            f"lucid never unpickles files, so weights_only must be True, got {weights_only!r}"
+        )
     path = _fspath(path)
     _check_regular_file(path)
     with open(path, "rb") as f:
@@ -428,14 +457,19 @@ def _header_problem(header_bytes: bytes) -> dict[str, Any] | str:
                 return "its __metadata__ is not a map of strings"
             continue
         if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= set(entry)):
-            return f"entry {name!r} lacks dtype, shape or data_offsets"
+            return f"entry {_excerpt(name)} lacks dtype, shape or data_offsets"
         if not isinstance(entry["dtype"], str):
-            return f"entry {name!r} has dtype {entry['dtype']!r}, not a string"
+            return f"entry {name!r} has dtype {_excerpt(entry['dtype'])}, not a string"
         shape, offsets = entry["shape"], entry["data_offsets"]
         if not (isinstance(shape, list) and all(_is_count(n) for n in shape)):
-            return f"entry {name!r} has shape {shape!r}, not a list of non-negative integers"
+            return (
+                f"entry {name!r} has shape {_excerpt(shape)}, not a list of non-negative integers"
+            )
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))):
-            return f"entry {name!r} has data_offsets {offsets!r}, not two non-negative integers"
+            return (
+                f"entry {name!r} has data_offsets {_excerpt(offsets)}, not two non-negative "
+                "integers"
+            )
     return header
 
 
@@ -447,16 +481,30 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-# A JSON string, escapes included; removing them leaves only structural characters.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A JSON string once its escaped backslashes and quotes are gone (see _json_depth).
+_JSON_STRING = re.compile(r'"[^"]*"')
+# Brackets are counted this many bytes at a time, so a hostile header costs little memory.
+_DEPTH_CHUNK = 1 << 22
 
 
 def _json_depth(text: str) -> int:
-    """How deeply ``text``'s arrays and objects nest, found without parsing (or recursing)."""
-    skeleton = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8"), np.uint8)
-    steps = np.isin(skeleton, (ord("["), ord("{"))).astype(np.int64)
-    steps -= np.isin(skeleton, (ord("]"), ord("}")))
-    return int(np.cumsum(steps).max(initial=0))
+    """How deeply ``text``'s arrays and objects nest, found without parsing (or recursing).
+
+    Every step runs in C (``str.replace``, ``re``, NumPy) in time linear in the text.
+    """
+    # Dropping escaped backslashes, then escaped quotes, leaves only the quotes that
+    # open and close strings; dropping the strings leaves the structure.
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    skeleton = np.frombuffer(_JSON_STRING.sub("", unescaped).encode("utf-8"), np.uint8)
+    depth = deepest = 0
+    for start in range(0, skeleton.size, _DEPTH_CHUNK):
+        chunk = skeleton[start : start + _DEPTH_CHUNK]
+        steps = np.isin(chunk, (ord("["), ord("{"))).astype(np.int32)
+        steps -= np.isin(chunk, (ord("]"), ord("}")))
+        running = np.cumsum(steps, dtype=np.int64) + depth
+        deepest = max(deepest, int(running.max(initial=depth)))
+        depth = int(running[-1]) if running.size else depth
+    return deepest
 
 
 def _read_tensors(path: str, header: dict[str, Any], header_len: int) -> dict[str, Tensor]:

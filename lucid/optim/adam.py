@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,7 +52,12 @@ class Adam(Optimizer):
     [0.9, -1.9]
     """
 
-    _param_shaped_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _state_kinds: ClassVar[Mapping[str, str]] = {
+        "step": "count",
+        "exp_avg": "moment",
+        "exp_avg_sq": "square",
+        "max_exp_avg_sq": "square",
+    }
     # AdamW sets this: weight decay shrinks the parameters instead of joining the gradient.
     _decoupled_weight_decay = False
 
@@ -86,6 +91,10 @@ class Adam(Optimizer):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"betas[{i}] must be in [0, 1), got {beta!r}")
 
+    def _required_state(self, group: Mapping[str, Any]) -> set[str]:
+        required = {"step", "exp_avg", "exp_avg_sq"}
+        return required | {"max_exp_avg_sq"} if group["amsgrad"] else required
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Apply one update to every parameter that has a gradient.
 
@@ -100,13 +109,13 @@ class Adam(Optimizer):
             The closure's result, or ``None`` without a closure.
         """
         loss = self._evaluate(closure)
-        for group in self.param_groups:
+        for group, grads in zip(self.param_groups, self._grads(), strict=True):
             # Python floats keep float32 arrays float32 (NumPy scalars would promote them).
             lr = float(group["lr"])
             beta1, beta2 = (float(b) for b in group["betas"])
             eps = float(group["eps"])
             weight_decay = float(group["weight_decay"])
-            for p, grad in self._params_with_grad(group):
+            for p, grad in grads:
                 state = self.state[p]
                 if not state:
                     state["step"] = 0

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lucid.optim.optimizer import Optimizer
+from lucid.optim.optimizer import Optimizer, _brief
 
 
 class LRScheduler:
@@ -111,24 +111,86 @@ class LRScheduler:
         """
         return list(self._last_lr)
 
+    # Attributes that are not the scheduler's own state: never saved, never loaded.
+    _not_state: tuple[str, ...] = ("optimizer",)
+
+    def _own_state(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._not_state}
+
     def state_dict(self) -> dict[str, Any]:
-        """A copy of the scheduler's state (everything but the optimizer)."""
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+        """A copy of the scheduler's state (everything but the optimizer).
+
+        Examples
+        --------
+        >>> import lucid
+        >>> w = lucid.Tensor([1.0], requires_grad=True)
+        >>> opt = lucid.optim.SGD([w], lr=0.1)
+        >>> sched = lucid.optim.lr_scheduler.StepLR(opt, step_size=2)
+        >>> sched.state_dict()["last_epoch"]
+        0
+        """
+        return copy.deepcopy(self._own_state())
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state returned by ``state_dict``.
+
+        Every key and value is checked first (each value against the type of
+        the one it replaces, a list against its length); on error nothing
+        changes. Keys the scheduler does not own, such as ``"optimizer"``,
+        are refused: a scheduler stays attached to the optimizer it was
+        built on.
 
         Parameters
         ----------
         state_dict:
             The scheduler's saved state.
+
+        Raises
+        ------
+        ValueError
+            Missing or unknown keys.
+        TypeError
+            A value of the wrong type or length.
+
+        Examples
+        --------
+        >>> import lucid
+        >>> w = lucid.Tensor([1.0], requires_grad=True)
+        >>> opt = lucid.optim.SGD([w], lr=0.1)
+        >>> sched = lucid.optim.lr_scheduler.StepLR(opt, step_size=2)
+        >>> state = {**sched.state_dict(), "optimizer": None}
+        >>> sched.load_state_dict(state)
+        Traceback (most recent call last):
+        ...
+        ValueError: the scheduler state dict has key(s) ['optimizer'], which a StepLR ...
         """
-        if not isinstance(state_dict, Mapping) or "last_epoch" not in state_dict:
+        for scheduler, attributes in self._checked_state(state_dict):
+            scheduler.__dict__.update(attributes)
+
+    def _checked_state(self, state_dict: Any) -> list[tuple[LRScheduler, dict[str, Any]]]:
+        """The attributes to set on each scheduler (this one, and any it runs), all checked."""
+        own = self._own_state()
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"expected a scheduler state dict, got {type(state_dict).__name__}; pass the "
+                "result of scheduler.state_dict()"
+            )
+        unknown = sorted(map(str, set(state_dict) - set(own)))
+        if unknown:
             raise ValueError(
-                "expected a scheduler state dict (with 'last_epoch'); pass the result of "
+                f"the scheduler state dict has key(s) {unknown}, which a "
+                f"{type(self).__name__} does not own; pass the result of scheduler.state_dict()"
+            )
+        missing = sorted(set(own) - set(state_dict))
+        if missing:
+            raise ValueError(
+                f"expected a scheduler state dict of a {type(self).__name__}, which has "
+                f"{sorted(own)}; this one lacks {missing}; pass the result of "
                 "scheduler.state_dict()"
             )
-        self.__dict__.update(copy.deepcopy(dict(state_dict)))
+        for key, current in own.items():
+            _check_like(key, state_dict[key], current)
+        return [(self, copy.deepcopy({key: state_dict[key] for key in own}))]
 
     def _current_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -402,35 +464,57 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
+    _not_state = ("optimizer", "_schedulers")
+
     def state_dict(self) -> dict[str, Any]:
         """A copy of the state, with each scheduler's own state under ``"_schedulers"``."""
-        state = {
-            k: copy.deepcopy(v)
-            for k, v in self.__dict__.items()
-            if k not in ("optimizer", "_schedulers")
-        }
+        state = super().state_dict()
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a state returned by ``state_dict``, including each scheduler's.
-
-        Parameters
-        ----------
-        state_dict:
-            The scheduler's saved state.
-        """
+    def _checked_state(self, state_dict: Any) -> list[tuple[LRScheduler, dict[str, Any]]]:
+        # The children are checked with this scheduler, so a bad child state leaves all as is.
         if not isinstance(state_dict, Mapping) or "_schedulers" not in state_dict:
             raise ValueError(
                 "expected a SequentialLR state dict (with '_schedulers'); pass the result of "
                 "scheduler.state_dict()"
             )
         saved = state_dict["_schedulers"]
-        if len(saved) != len(self._schedulers):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(self._schedulers):
+            count = len(saved) if isinstance(saved, (list, tuple)) else repr(saved)
             raise ValueError(
-                f"the state dict holds {len(saved)} schedulers but this SequentialLR has "
+                f"the state dict holds {count} schedulers but this SequentialLR has "
                 f"{len(self._schedulers)}"
             )
-        for scheduler, state in zip(self._schedulers, saved, strict=True):
-            scheduler.load_state_dict(state)
-        super().load_state_dict({k: v for k, v in state_dict.items() if k != "_schedulers"})
+        updates = super()._checked_state(
+            {k: v for k, v in state_dict.items() if k != "_schedulers"}
+        )
+        for i, (scheduler, state) in enumerate(zip(self._schedulers, saved, strict=True)):
+            try:
+                updates += scheduler._checked_state(state)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"_schedulers[{i}]: {e}") from None
+        return updates
+
+
+def _check_like(key: str, value: Any, current: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` can replace the attribute's ``current`` value."""
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif key == "last_epoch":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(current, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(current, (list, tuple)):
+        ok = isinstance(value, (list, tuple)) and len(value) == len(current)
+        if ok:
+            for item, now in zip(value, current, strict=True):
+                _check_like(key, item, now)
+    else:
+        ok = type(value) is type(current)
+    if not ok:
+        raise TypeError(
+            f"the scheduler state's {key!r} is {_brief(value)}, which cannot replace "
+            f"{_brief(current)}; "
+            "pass the result of scheduler.state_dict() of a scheduler built the same way"
+        )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeAlias
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 
@@ -49,8 +51,10 @@ class Optimizer:
     [0.1, 0.5]
     """
 
-    # State entries shaped like their parameter; ``load_state_dict`` checks them.
-    _param_shaped_state: tuple[str, ...] = ()
+    # What a parameter's state may hold, which ``load_state_dict`` checks entry by entry:
+    # "moment" is a floating tensor of the parameter's shape, "square" the same with
+    # every element >= 0 (a running mean of squares), "count" a non-negative int.
+    _state_kinds: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, params: ParamsT, defaults: Mapping[str, Any]) -> None:
         if isinstance(params, Tensor):
@@ -63,7 +67,7 @@ class Optimizer:
         self.defaults: dict[str, Any] = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        groups = list(params)
+        groups: list[Any] = list(params)
         if not groups:
             raise ValueError(
                 "the optimizer got an empty parameter list; pass the tensors to optimize, "
@@ -131,11 +135,23 @@ class Optimizer:
         for name, default in self.defaults.items():
             group.setdefault(name, default)
         group["params"] = params
-        self._check_group(group)
+        self._check_options(group)
         self.param_groups.append(group)
+
+    def _check_options(self, group: dict[str, Any]) -> None:
+        """Raise ``TypeError`` or ``ValueError`` if an option of ``group`` is of a wrong kind."""
+        for name, default in self.defaults.items():
+            _check_option_type(name, group[name], default)
+        if "initial_lr" in group:
+            _check_option_type("initial_lr", group["initial_lr"], 0.0)
+        self._check_group(group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Raise ``ValueError`` if one of ``group``'s options is out of range."""
+
+    def _required_state(self, group: Mapping[str, Any]) -> set[str]:
+        """The entries a parameter's non-empty state must hold, given its group's options."""
+        return set(self._state_kinds)
 
     # --------------------------------------------------------------- step ---
 
@@ -194,21 +210,34 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    @staticmethod
-    def _params_with_grad(group: Mapping[str, Any]) -> Iterator[tuple[Tensor, np.ndarray]]:
-        """Yield ``(parameter, gradient array)`` for the group's parameters that have a gradient."""
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad.data
-            if grad.shape != p.data.shape:
-                raise ValueError(
-                    f"a parameter of shape {p.data.shape!r} has a gradient of shape "
-                    f"{grad.shape!r}; assign .grad a tensor of the parameter's shape"
-                )
-            if grad.dtype != p.data.dtype:
-                grad = grad.astype(p.data.dtype)
-            yield p, grad
+    def _grads(self) -> list[list[tuple[Tensor, np.ndarray]]]:
+        """For each group, ``(parameter, gradient array)`` of the parameters that have a gradient.
+
+        Every gradient is checked before ``step`` changes anything, so a bad one
+        leaves all parameters and all state as they were.
+        """
+        grads = []
+        for i, group in enumerate(self.param_groups):
+            pairs = []
+            for j, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                grad = p.grad.data
+                if grad.shape != p.data.shape:
+                    raise ValueError(
+                        f"param_groups[{i}]['params'][{j}], a parameter of shape "
+                        f"{p.data.shape!r}, has a gradient of shape {grad.shape!r}; assign "
+                        ".grad a tensor of the parameter's shape"
+                    )
+                if grad.dtype.kind != "f":
+                    raise TypeError(
+                        f"param_groups[{i}]['params'][{j}] has a gradient of dtype {grad.dtype}; "
+                        f"assign .grad a floating tensor (the parameter is {p.data.dtype})"
+                    )
+                # Another floating dtype is computed in the parameter's own.
+                pairs.append((p, grad.astype(p.data.dtype, copy=False)))
+            grads.append(pairs)
+        return grads
 
     # --------------------------------------------------------- checkpoints ---
 
@@ -248,15 +277,28 @@ class Optimizer:
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a snapshot taken by ``state_dict`` (of an optimizer built the same way).
 
-        Everything is checked before anything changes: on error the
-        optimizer is left as it was. Floating state is cast to its
-        parameter's dtype, and arrays are copied.
+        Everything is checked before anything changes, and on error the
+        optimizer is left as it was: the group count and each group's
+        parameter count, each option's type and range, and each parameter's
+        state entry by entry (no unknown or missing entries; moments are
+        floating tensors of the parameter's shape, Adam's running means of
+        squares are >= 0, ``step`` is a non-negative int). Floating state is
+        cast to its parameter's dtype, and arrays are copied. PyTorch's Adam
+        keeps ``step`` as a 0-d tensor: one holding a whole number is
+        converted to an int.
 
         Parameters
         ----------
         state_dict:
             A dict with ``"state"`` and ``"param_groups"``, as returned by
             ``state_dict``.
+
+        Raises
+        ------
+        TypeError
+            An entry of the wrong type or dtype; the message names it.
+        ValueError
+            Counts, shapes, keys or values that do not fit this optimizer.
 
         Examples
         --------
@@ -270,58 +312,107 @@ class Optimizer:
         >>> fresh.state[w]["step"]
         1
         """
-        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
-            found = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict)
+        new_groups = self._load_groups(state_dict)
+        by_index = {
+            idx: (p, group)
+            for group, saved in zip(new_groups, state_dict["param_groups"], strict=True)
+            for idx, p in zip(saved["params"], group["params"], strict=True)
+        }
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, Mapping):
+            raise TypeError(
+                f"the state dict's 'state' must be a dict of parameter index to state, got "
+                f"{type(saved_state).__name__}"
+            )
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for idx, entries in saved_state.items():
+            if idx not in by_index:
+                raise ValueError(
+                    f"the state dict has state for parameter index {idx!r}, which none of its "
+                    f"parameter groups lists (they list {sorted(by_index)})"
+                )
+            p, group = by_index[idx]
+            new_state[p] = self._load_param_state(idx, entries, p, group)
+        # Everything is checked: only now does the optimizer change.
+        self.param_groups = new_groups
+        self.state = new_state
+
+    def _load_groups(self, state_dict: Any) -> list[dict[str, Any]]:
+        """The parameter groups ``state_dict`` describes, checked against this optimizer's."""
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            found = sorted(map(repr, state_dict)) if isinstance(state_dict, Mapping) else None
             raise ValueError(
                 f"expected an optimizer state dict with keys 'state' and 'param_groups', got "
-                f"{found}; pass the result of optimizer.state_dict()"
+                f"{f'keys {found}' if found is not None else type(state_dict).__name__}; pass "
+                "the result of optimizer.state_dict()"
             )
-        saved_groups = list(state_dict["param_groups"])
+        saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, (list, tuple)):
+            raise TypeError(
+                f"the state dict's 'param_groups' must be a list, got {type(saved_groups).__name__}"
+            )
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"the state dict has {len(saved_groups)} parameter group(s) but this optimizer "
                 f"has {len(self.param_groups)}; build the optimizer with the same parameter "
                 "groups as the one that was saved"
             )
-        by_index: dict[Any, Tensor] = {}
+        seen: set[int] = set()
         new_groups = []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
-            ids = list(saved["params"])
+            where = f"param_groups[{i}] of the state dict"
+            if not isinstance(saved, Mapping) or "params" not in saved:
+                raise ValueError(
+                    f"{where} must be a dict with a 'params' list, got {_brief(saved)}"
+                )
+            ids = saved["params"]
+            if not isinstance(ids, (list, tuple)) or not all(_is_int(k) for k in ids):
+                raise TypeError(
+                    f"{where} lists params {_brief(ids)}; expected a list of int indices"
+                )
+            if seen & set(ids) or len(set(ids)) != len(ids):
+                raise ValueError(f"{where} lists a parameter index twice: {ids!r}")
+            seen.update(ids)
             if len(ids) != len(group["params"]):
                 raise ValueError(
                     f"parameter group {i} of the state dict has {len(ids)} parameter(s) but "
                     f"this optimizer's group {i} has {len(group['params'])}; build the "
                     "optimizer with the same parameters, in the same order, as the saved one"
                 )
-            by_index.update(zip(ids, group["params"], strict=True))
             options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new_group = {**group, **options, "params": group["params"]}
-            self._check_group(new_group)
+            try:
+                self._check_options(new_group)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"{where}: {e}") from None
             new_groups.append(new_group)
-        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        for idx, entries in state_dict["state"].items():
-            if idx not in by_index:
-                raise ValueError(
-                    f"the state dict has state for parameter index {idx!r}, which none of its "
-                    f"parameter groups lists (they list {sorted(by_index)})"
-                )
-            p = by_index[idx]
-            new_state[p] = {k: self._restore(k, v, p, idx) for k, v in entries.items()}
-        self.param_groups = new_groups
-        self.state = new_state
+        return new_groups
 
-    def _restore(self, key: str, value: Any, param: Tensor, idx: Any) -> Any:
-        """A copy of one loaded state value, checked against and cast to its parameter."""
-        if not isinstance(value, (Tensor, np.ndarray)):
-            return copy.deepcopy(value)
-        arr = value.data if isinstance(value, Tensor) else value
-        if key in self._param_shaped_state and arr.shape != param.data.shape:
+    def _load_param_state(
+        self, idx: int, entries: Any, param: Tensor, group: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A checked copy of one parameter's saved state, cast to the parameter's dtype."""
+        where = f"the state of parameter {idx!r}"
+        if not isinstance(entries, Mapping):
+            raise TypeError(f"{where} must be a dict, got {type(entries).__name__}")
+        unknown = sorted(set(entries) - set(self._state_kinds), key=repr)
+        if unknown:
             raise ValueError(
-                f"state {key!r} of parameter {idx!r} has shape {arr.shape!r} but the parameter "
-                f"has shape {param.data.shape!r}; the state dict belongs to another model"
+                f"{where} has entries {unknown!r}, which {type(self).__name__} does not keep "
+                f"(it keeps {sorted(self._state_kinds)})"
             )
-        dtype = param.data.dtype if arr.dtype.kind == "f" else arr.dtype
-        return Tensor._from_array(arr.astype(dtype, copy=True))
+        missing = sorted(self._required_state(group) - set(entries)) if entries else []
+        if missing:
+            raise ValueError(
+                f"{where} lacks {missing!r}; a {type(self).__name__} state has "
+                f"{sorted(self._required_state(group))}"
+            )
+        return {
+            key: _load_state_value(
+                self._state_kinds[key], value, param, f"state {key!r} of parameter {idx!r}"
+            )
+            for key, value in entries.items()
+        }
 
     # --------------------------------------------------------------- repr ---
 
@@ -368,6 +459,75 @@ def _check_non_negative(group: Mapping[str, Any], *names: str) -> None:
         value = group[name]
         if not value >= 0:  # written so that NaN fails too
             raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)`` on one short line, for error messages (a tensor's repr spans lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_option_type(name: str, value: Any, default: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` is of the kind of the option's ``default``."""
+    if isinstance(default, bool):
+        ok, expected = isinstance(value, (bool, np.bool_)), "True or False"
+    elif isinstance(default, (int, float)):
+        ok, expected = _is_real(value), "a real number"
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (tuple, list)) and all(map(_is_real, value))
+        expected = "a tuple of real numbers"
+    else:
+        return
+    if not ok:
+        raise TypeError(f"{name} must be {expected}, got {_brief(value)} ({type(value).__name__})")
+
+
+def _load_state_value(kind: str, value: Any, param: Tensor, where: str) -> Any:
+    """A checked copy of one saved state value of the given kind (see ``_state_kinds``)."""
+    if kind == "count":
+        # PyTorch keeps Adam's step as a 0-d float tensor: one holding a whole number is
+        # accepted and converted to lucid's int.
+        if isinstance(value, (Tensor, np.ndarray)) and value.shape == ():
+            number = value.item()
+            if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+                value = int(number)
+            elif not isinstance(number, bool):
+                value = number
+        if not _is_int(value):
+            raise TypeError(
+                f"{where} must be an int (or a 0-d tensor holding one), got {_brief(value)} "
+                f"({type(value).__name__})"
+            )
+        if value < 0:
+            raise ValueError(f"{where} must be >= 0, got {value!r}")
+        return int(value)
+    if not isinstance(value, (Tensor, np.ndarray)):
+        raise TypeError(f"{where} must be a Tensor, got {type(value).__name__}")
+    arr = value.data if isinstance(value, Tensor) else value
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{where} has dtype {arr.dtype}; it must be floating, like its parameter "
+            f"({param.data.dtype})"
+        )
+    if arr.shape != param.data.shape:
+        raise ValueError(
+            f"{where} has shape {arr.shape!r} but the parameter has shape {param.data.shape!r}; "
+            "the state dict belongs to another model"
+        )
+    if kind == "square" and not (arr >= 0).all():  # written so that NaN fails too
+        raise ValueError(
+            f"{where} holds negative or NaN values; a running mean of squared gradients is "
+            ">= 0, so the state dict is corrupt"
+        )
+    return Tensor._from_array(arr.astype(param.data.dtype, copy=True))
 
 
 def _copy_value(value: Any) -> Any:

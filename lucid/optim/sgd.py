@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from lucid._tensor import Tensor
 from lucid.optim.optimizer import Optimizer, ParamsT, _check_non_negative
@@ -50,7 +50,7 @@ class SGD(Optimizer):
     [0.46, -0.92]
     """
 
-    _param_shaped_state = ("momentum_buffer",)
+    _state_kinds: ClassVar[Mapping[str, str]] = {"momentum_buffer": "moment"}
 
     def __init__(
         self,
@@ -95,13 +95,13 @@ class SGD(Optimizer):
             The closure's result, or ``None`` without a closure.
         """
         loss = self._evaluate(closure)
-        for group in self.param_groups:
+        for group, grads in zip(self.param_groups, self._grads(), strict=True):
             # Python floats keep float32 arrays float32 (NumPy scalars would promote them).
             lr = float(group["lr"])
             momentum = float(group["momentum"])
             dampening = float(group["dampening"])
             weight_decay = float(group["weight_decay"])
-            for p, grad in self._params_with_grad(group):
+            for p, grad in grads:
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:

@@ -238,7 +238,7 @@ def test_zero_grad() -> None:
 def test_grad_of_the_wrong_shape_is_reported() -> None:
     w = lucid.Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
     w.grad = lucid.Tensor(np.zeros(3, np.float32))
-    with pytest.raises(ValueError, match=r"shape \(2, 3\) has a gradient of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"of shape \(2, 3\), has a gradient of shape \(3,\)"):
         optim.Adam([w]).step()
 
 

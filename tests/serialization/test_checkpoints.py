@@ -19,8 +19,10 @@ from lucid import _serialization
 
 def _assert_same(loaded: Any, saved: Any, where: str = "root") -> None:
     """Equal values of the same Python types, arrays as tensors with the same dtype and bits."""
-    if isinstance(saved, (lucid.Tensor, np.ndarray, np.generic)):
-        arr = saved.data if isinstance(saved, lucid.Tensor) else np.asarray(saved)
+    if isinstance(saved, np.generic):  # NumPy scalars come back as Python numbers
+        saved = saved.item()
+    if isinstance(saved, (lucid.Tensor, np.ndarray)):
+        arr = saved.data if isinstance(saved, lucid.Tensor) else saved
         assert isinstance(loaded, lucid.Tensor), where
         assert loaded.dtype == arr.dtype and loaded.shape == arr.shape, where
         assert loaded.numpy().tobytes() == np.ascontiguousarray(arr).tobytes(), where
@@ -48,7 +50,8 @@ def _everything() -> dict[str, Any]:
         "model": {"0.weight": lucid.randn(3, 2), "0.bias": lucid.Tensor([1, 2], dtype="int64")},
         "by_index": {0: lucid.Tensor(True), 7: "seven", -3: None},
         "numbers": [0, -1, 2**70, 1.5, -0.0, 5e-324, math.inf, -math.inf, math.nan],
-        "flags": (True, False),
+        "flags": (True, False, np.bool_(True)),
+        "numpy_numbers": [np.float32(0.1), np.int8(-3), np.float64(-0.0)],
         "nested": [(), [], {}, ([{"deep": (np.float16(2.5),)}],)],
         "array": np.arange(6, dtype=np.uint8).reshape(2, 3)[:, ::2],
         "text": 'héllo "quoted" \\ {not json}',
@@ -85,8 +88,26 @@ def test_optimizer_and_scheduler_state_round_trip_exactly(tmp_path: Path) -> Non
     _assert_same(fresh.state_dict(), opt.state_dict())
 
 
+def test_numpy_hyperparameters_survive_a_round_trip_into_the_optimizer(tmp_path: Path) -> None:
+    w = lucid.Tensor([1.0, -2.0], requires_grad=True)
+    opt = lucid.optim.SGD([w], lr=np.float64(0.1), momentum=np.float32(0.9))
+    sched = lucid.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=np.float64(0.5))
+    w.grad = lucid.Tensor([1.0, 1.0])
+    opt.step()
+    sched.step()
+    path = tmp_path / "ckpt.safetensors"
+    lucid.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, path)
+    loaded = lucid.load(path)
+    assert type(loaded["optimizer"]["param_groups"][0]["lr"]) is float
+    fresh = lucid.optim.SGD([w], lr=0.1, momentum=0.9)
+    fresh_sched = lucid.optim.lr_scheduler.StepLR(fresh, step_size=1, gamma=0.5)
+    fresh.load_state_dict(loaded["optimizer"])
+    fresh_sched.load_state_dict(loaded["scheduler"])
+    assert fresh_sched.get_last_lr() == sched.get_last_lr()
+
+
 def test_flat_state_dicts_stay_plain_safetensors_files(tmp_path: Path) -> None:
-    state = {"w": lucid.Tensor([[1.0, 2.0]]), "n": np.int64(3)}
+    state = {"w": lucid.Tensor([[1.0, 2.0]]), "n": np.array(3)}
     path = tmp_path / "flat.safetensors"
     lucid.save(state, path, metadata={"arch": "mlp"})
     with safetensors.safe_open(path, framework="np") as f:
@@ -280,3 +301,21 @@ def test_structure_size_is_bounded_when_reading(
     monkeypatch.setattr(_serialization, "MAX_NODES", 10)
     with pytest.raises(ValueError, match="more than 10 values"):
         lucid.load(path)
+
+
+def test_a_file_name_at_the_length_limit_can_be_saved(tmp_path: Path) -> None:
+    path = tmp_path / ("w" * 243 + ".safetensors")  # 255 bytes, the usual NAME_MAX
+    lucid.save({"w": lucid.Tensor([1.0])}, path)
+    assert lucid.load(path)["w"].tolist() == [1.0]
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_load_takes_pytorchs_map_location_and_weights_only(tmp_path: Path) -> None:
+    path = tmp_path / "w.safetensors"
+    lucid.save({"w": lucid.Tensor([1.0])}, path)
+    for location in (None, "cpu"):
+        assert lucid.load(path, map_location=location, weights_only=True)["w"].tolist() == [1.0]
+    with pytest.raises(ValueError, match="CPU only; got map_location='cuda:0'"):
+        lucid.load(path, map_location="cuda:0")
+    with pytest.raises(ValueError, match="never unpickles files, so weights_only must be True"):
+        lucid.load(path, weights_only=False)

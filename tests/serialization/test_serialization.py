@@ -228,6 +228,9 @@ def test_missing_paths(tmp_path: Path) -> None:
         lucid.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
         lucid.save({"w": lucid.Tensor([1.0])}, tmp_path / "no-dir" / "w.safetensors")
+    with pytest.raises(IsADirectoryError, match="it is a directory; name a file in it"):
+        lucid.save({"w": lucid.Tensor([1.0])}, tmp_path)
+    assert os.listdir(tmp_path) == []
 
 
 def test_save_rejects_what_it_cannot_store(tmp_path: Path) -> None:

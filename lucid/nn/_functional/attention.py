@@ -28,9 +28,17 @@ class _Attention(Function):
                 else:
                     scores = scores + bias
             # Softmax over keys, in place: scores becomes the attention weights.
-            scores -= scores.max(axis=-1, keepdims=True)
+            top = scores.max(axis=-1, keepdims=True, initial=-np.inf)
+            # A query whose every key is masked out (all -inf), or that has no
+            # keys, gets weights 0, hence output 0 and gradients 0, as in
+            # PyTorch, not -inf - -inf = NaN.
+            blind = top == -np.inf
+            top[blind] = 0
+            scores -= top
             np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
+            total = scores.sum(axis=-1, keepdims=True)
+            total[blind] = 1
+            scores /= total
         weights = scores if keep is None else scores * keep
         if ctx.needs_input_grad:
             ctx.scale = scale
@@ -96,7 +104,9 @@ def scaled_dot_product_attention(
     attn_mask:
         Broadcastable to ``(*, L, S)``: bool (``True`` where attention is
         allowed) or floating (added to the scores; it receives a gradient
-        when it requires one).
+        when it requires one). A query whose keys are all masked out
+        (``False`` or ``-inf``) gets an output of zeros and no gradient, as
+        in PyTorch.
     dropout_p:
         Probability of dropping an attention weight (pass 0 in evaluation).
     is_causal:

@@ -56,7 +56,8 @@ def _im2col(xp: np.ndarray, groups: int, kernel: Pair, out_hw: Pair, stride: Pai
         ),
         writeable=False,
     )
-    return windows.reshape(n * out_hw[0] * out_hw[1], groups, -1)
+    # The last size spelled out: -1 cannot be inferred for a batch of 0.
+    return windows.reshape(n * out_hw[0] * out_hw[1], groups, kernel[0] * kernel[1] * cg)
 
 
 def _col2im(cols, xp_shape, groups: int, kernel: Pair, out_hw: Pair, stride: Pair, dilation: Pair):

@@ -5,6 +5,11 @@ is the log-softmax of the logits (cross entropy) or the given log
 probabilities (NLL), and ``q`` is a dense matrix folding in the target
 (indices or probabilities), class weights, label smoothing and ignored
 samples. One forward and one backward then serve every option.
+
+With class-index targets the sum runs only over the entries PyTorch reads,
+never as ``0 * z``: a masked class (logit ``-inf``), ``log(0)`` in NLL's
+input, or a padded (ignored) row holding NaN or ``-inf`` must not turn a
+finite loss into NaN.
 """
 
 from __future__ import annotations
@@ -32,8 +37,14 @@ def _unrows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.moveaxis(rows.reshape(moved), -1, 1)
 
 
+# Infinities and NaN in the input (masked classes, log(0), padding) give
+# infinite or NaN intermediates on purpose: NumPy need not warn of them.
+_QUIET = np.errstate(invalid="ignore", divide="ignore", over="ignore")
+
+
 class _ClassLoss(Function):
     @staticmethod
+    @_QUIET
     def forward(ctx, x, probs, *, indices, weight, ignore_index, smoothing, reduction, softmax):
         c = x.shape[1]
         z = _rows(x)
@@ -52,18 +63,33 @@ class _ClassLoss(Function):
                     f"[0, {c}) or equal ignore_index ({ignore_index})"
                 )
             sample_w = keep.astype(z.dtype) if w is None else np.where(keep, w[target], 0)
+            rows = np.arange(len(y))
             q = np.zeros_like(z)
-            q[np.arange(len(y)), target] = (1 - smoothing) * sample_w
+            q[rows, target] = (1 - smoothing) * sample_w
+            picked = (1 - smoothing) * sample_w * z[rows, target]
             if smoothing:
                 q += (smoothing / c) * (keep[:, None] if w is None else keep[:, None] * w)
+                spread = z.sum(axis=1) if w is None else np.einsum("rc,c->r", z, w)
+                picked += (smoothing / c) * spread
+            # np.where, not a product with keep: an ignored row may hold NaN.
+            losses = -np.where(keep, picked, 0)
             denom = sample_w.sum()
         else:
             t = _rows(probs)
             q = t * (1 - smoothing) + smoothing / c if smoothing else t.copy()
             if w is not None:
                 q *= w
+            losses = -np.einsum("rc,rc->r", q, z)
             denom = len(t)
-        losses = -np.einsum("rc,rc->r", q, z)
+        # A mean over no weight at all is 0/0: NaN, as in PyTorch, whose gradient
+        # nevertheless is 0 wherever it writes none (ignored rows; other classes
+        # without label smoothing), not NaN = 0 * (1/0). ``unwritten`` marks them.
+        ctx.unwritten = None
+        if reduction == "mean" and denom == 0 and indices is not None:
+            written = np.full(q.shape, bool(smoothing))
+            written[rows, target] = True
+            written &= keep[:, None]
+            ctx.unwritten = ~written
         ctx.shape, ctx.reduction, ctx.denom = x.shape, reduction, denom
         ctx.smoothing, ctx.softmax, ctx.out_shape = smoothing, softmax, (x.shape[0], *x.shape[2:])
         if ctx.needs_input_grad:
@@ -73,10 +99,11 @@ class _ClassLoss(Function):
         total = losses.sum()
         if reduction == "sum":
             return total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(total / denom, dtype=z.dtype)
+        # With no weight at all, PyTorch's mean is 0/0 = NaN (label smoothing included).
+        return np.asarray(total / denom if denom else np.nan, dtype=z.dtype)
 
     @staticmethod
+    @_QUIET
     def backward(ctx, grad):
         q, z, w = ctx.saved_arrays
         if ctx.reduction == "none":
@@ -84,18 +111,17 @@ class _ClassLoss(Function):
         elif ctx.reduction == "sum":
             g = grad
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                g = grad / np.asarray(ctx.denom, dtype=grad.dtype)
+            g = grad / np.asarray(ctx.denom, dtype=grad.dtype)
         gx = gt = None
         if ctx.needs_input_grad[0]:
+            gz = q * -g  # the gradient for z
+            if ctx.unwritten is not None:
+                gz[ctx.unwritten] = 0
             if ctx.softmax:
                 rows = np.exp(z)
-                rows *= q.sum(axis=1, keepdims=True)
-                rows -= q
-            else:
-                rows = -q
-            rows *= g
-            gx = _unrows(rows, ctx.shape)
+                rows *= gz.sum(axis=1, keepdims=True)
+                gz -= rows
+            gx = _unrows(gz, ctx.shape)
         if ctx.needs_input_grad[1]:
             rows = z * (-(1 - ctx.smoothing) * g)
             if w is not None:
@@ -172,16 +198,21 @@ def cross_entropy(
     Parameters
     ----------
     input:
-        Logits of shape ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
+        Logits of shape ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``; a logit
+        of ``-inf`` masks its class out (the loss stays finite).
     target:
         Integer class indices of shape ``(N,)`` / ``(N, d1, ...)``, or class
         probabilities of the input's shape.
     weight:
         Per-class weights of shape ``(C,)``.
     ignore_index:
-        Index targets equal to this contribute nothing (not even to the mean).
+        Index targets equal to this contribute nothing (not even to the mean),
+        so padding may hold NaN or ``-inf``: the loss stays finite (a padded
+        row of NaN still gets a NaN gradient from the softmax, as in PyTorch).
     reduction:
-        ``"mean"`` (weighted by the targets' class weights), ``"sum"`` or ``"none"``.
+        ``"mean"`` (weighted by the targets' class weights), ``"sum"`` or
+        ``"none"``. A mean over no weight (every target ignored) is NaN, as in
+        PyTorch, with a gradient of 0.
     label_smoothing:
         Mix the target with the uniform distribution by this amount.
 

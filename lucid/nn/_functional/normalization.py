@@ -3,10 +3,15 @@
 Each works on a 2-D or 3-D view of its input and reduces with BLAS
 matrix-vector products and ``einsum`` (both much faster than ``ndarray.mean``
 on float32), allocating as few temporaries as it can.
+
+Empty inputs (a batch of 0, or 0 values to normalise) give empty outputs, as
+in PyTorch: the views are shaped with explicit sizes, since ``reshape(-1)``
+cannot infer a size next to a 0, and statistics are never taken over nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,9 +26,10 @@ from lucid.autograd import Function
 def _normalize_rows(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Standardise each row of the 2-D ``x2``: returns ``xhat`` and ``1/std`` as a column."""
     d = x2.shape[1]
-    mean = x2 @ np.full(d, 1.0 / d, dtype=x2.dtype)
+    inv_d = 1.0 / max(d, 1)  # rows of 0 values: their (empty) output needs no statistics
+    mean = x2 @ np.full(d, inv_d, dtype=x2.dtype)
     xhat = x2 - mean[:, None]
-    var = np.einsum("ij,ij->i", xhat, xhat) / d
+    var = np.einsum("ij,ij->i", xhat, xhat) * inv_d
     rstd = (1.0 / np.sqrt(var + eps))[:, None]
     xhat *= rstd
     return xhat, rstd
@@ -32,8 +38,9 @@ def _normalize_rows(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]
 def _normalize_rows_backward(gxhat: np.ndarray, xhat: np.ndarray, rstd: np.ndarray) -> np.ndarray:
     """Gradient for the rows of ``x`` from the gradient for ``xhat`` (which it overwrites)."""
     d = gxhat.shape[1]
-    m1 = gxhat @ np.full(d, 1.0 / d, dtype=gxhat.dtype)
-    m2 = np.einsum("ij,ij->i", gxhat, xhat) / d
+    inv_d = 1.0 / max(d, 1)
+    m1 = gxhat @ np.full(d, inv_d, dtype=gxhat.dtype)
+    m2 = np.einsum("ij,ij->i", gxhat, xhat) * inv_d
     gxhat -= m1[:, None]
     gxhat -= xhat * m2[:, None]
     gxhat *= rstd
@@ -46,7 +53,7 @@ def _normalize_rows_backward(gxhat: np.ndarray, xhat: np.ndarray, rstd: np.ndarr
 class _LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, shape, eps):
-        x2 = x.reshape(-1, int(np.prod(shape)))
+        x2 = x.reshape(math.prod(x.shape[: x.ndim - len(shape)]), math.prod(shape))
         w = None if weight is None else weight.reshape(-1)
         b = None if bias is None else bias.reshape(-1)
         kernels = _kernels.compiled(x2, w, b)
@@ -152,8 +159,10 @@ class _GroupNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, groups, eps):
         n, c = x.shape[:2]
-        xhat, rstd = _normalize_rows(x.reshape(n * groups, -1), eps)
-        xhat3 = xhat.reshape(n, c, -1)
+        spatial = math.prod(x.shape[2:])
+        xhat, rstd = _normalize_rows(x.reshape(n * groups, c // groups * spatial), eps)
+        xhat3 = xhat.reshape(n, c, spatial)
+        ctx.groups = groups
         if ctx.needs_input_grad:
             ctx.save_for_backward(xhat3, rstd, weight)
             out = xhat3 * weight[:, None] if weight is not None else xhat3.copy()
@@ -175,10 +184,10 @@ class _GroupNorm(Function):
         gx = None
         if needs_x:
             gxhat = g3 * weight[:, None] if weight is not None else g3.copy()
-            rows = len(rstd)
-            gx = _normalize_rows_backward(
-                gxhat.reshape(rows, -1), xhat3.reshape(rows, -1), rstd
-            ).reshape(grad.shape)
+            n, c, spatial = xhat3.shape
+            rows = (n * ctx.groups, c // ctx.groups * spatial)
+            gx2 = _normalize_rows_backward(gxhat.reshape(rows), xhat3.reshape(rows), rstd)
+            gx = gx2.reshape(grad.shape)
         return gx, gw, gb
 
 
@@ -226,16 +235,18 @@ class _BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, training, running_mean, running_var, momentum, eps):
         n, c = x.shape[:2]
-        x3 = x.reshape(n, c, -1)
+        x3 = x.reshape(n, c, math.prod(x.shape[2:]))
         ctx.training = training
         if training:
             count = x3.shape[0] * x3.shape[2]
-            mean = np.einsum("ncs->c", x3) / count
+            inv_count = 1.0 / max(count, 1)
+            mean = np.einsum("ncs->c", x3) * inv_count
             xhat = x3 - mean[:, None]
-            var = np.einsum("ncs,ncs->c", xhat, xhat) / count
+            var = np.einsum("ncs,ncs->c", xhat, xhat) * inv_count
             rstd = 1.0 / np.sqrt(var + eps)
             xhat *= rstd[:, None]
-            if running_mean is not None:
+            # An empty batch has no statistics: PyTorch leaves the running ones alone.
+            if running_mean is not None and count:
                 # The running variance is the unbiased one, as in PyTorch.
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -270,16 +281,16 @@ class _BatchNorm(Function):
             gx = None
             if needs_x:
                 gxhat = g3 * weight[:, None] if weight is not None else g3.copy()
-                count = xhat.shape[0] * xhat.shape[2]
-                m1 = np.einsum("ncs->c", gxhat) / count
-                m2 = np.einsum("ncs,ncs->c", gxhat, xhat) / count
+                inv_count = 1.0 / max(xhat.shape[0] * xhat.shape[2], 1)
+                m1 = np.einsum("ncs->c", gxhat) * inv_count
+                m2 = np.einsum("ncs,ncs->c", gxhat, xhat) * inv_count
                 gxhat -= m1[:, None]
                 gxhat -= xhat * m2[:, None]
                 gxhat *= rstd[:, None]
                 gx = gxhat.reshape(grad.shape)
             return gx, gw, gb
         x, mean, rstd, weight = ctx.saved_arrays
-        x3 = x.reshape(*x.shape[:2], -1)
+        x3 = x.reshape(*x.shape[:2], math.prod(x.shape[2:]))
         g3 = grad.reshape(x3.shape)
         gsum = np.einsum("ncs->c", g3) if needs_w or needs_b else None
         gw = rstd * (np.einsum("ncs,ncs->c", g3, x3) - mean * gsum) if needs_w else None
@@ -331,7 +342,7 @@ def batch_norm(
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, *), got {input.shape}")
-    if training and input.size // input.shape[1] <= 1:
+    if training and input.shape[1] and input.size // input.shape[1] == 1:
         raise ValueError(
             f"batch_norm in training mode needs more than one value per channel, got input of "
             f"shape {input.shape}; use a larger batch or call eval()"

@@ -88,7 +88,9 @@ class _MaxPool2d(Function):
                     out = tap.copy()
                     index = np.zeros(out.shape, dtype=np.int32)
                 else:
+                    # A NaN at any tap wins (the last one, if several), as in PyTorch.
                     better = tap > out
+                    better |= np.isnan(tap)
                     np.copyto(out, tap, where=better)
                     index[better] = position
                 position += 1
@@ -121,6 +123,8 @@ def max_pool2d(
     ceil_mode: bool = False,
 ) -> Tensor:
     """The maximum of each ``kernel_size`` window (padding counts as minus infinity).
+
+    A NaN anywhere in a window makes its maximum NaN (and takes its gradient).
 
     Parameters
     ----------
@@ -218,7 +222,7 @@ def avg_pool2d(
     >>> F.avg_pool2d(x, 2).tolist()
     [[[[2.5]]]]
     """
-    kernel, stride, _, pads, out_hw = _pool_args(
+    kernel, step, _, pads, out_hw = _pool_args(
         kernel_size, stride, padding, 1, ceil_mode, input, "avg_pool2d"
     )
     if divisor_override is not None:
@@ -227,12 +231,12 @@ def avg_pool2d(
         rows, cols = (
             _window_counts(s, k, st, p, o, count_include_pad)
             for s, k, st, p, o in zip(
-                input.shape[2:], kernel, stride, (pads[0], pads[2]), out_hw, strict=True
+                input.shape[2:], kernel, step, (pads[0], pads[2]), out_hw, strict=True
             )
         )
         divisor = np.outer(rows, cols).astype(input.dtype)
     return _AvgPool2d.apply(
-        input, kernel=kernel, stride=stride, pads=pads, out_hw=out_hw, divisor=divisor
+        input, kernel=kernel, stride=step, pads=pads, out_hw=out_hw, divisor=divisor
     )
 
 
@@ -245,7 +249,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) 
     Parameters
     ----------
     input:
-        Shape ``(N, C, H, W)`` (or ``(C, H, W)``).
+        Shape ``(N, C, H, W)`` (or ``(C, H, W)``). With a height or width of
+        0 only ``output_size=1`` is accepted, giving NaN (0 / 0), as in PyTorch.
     output_size:
         An int, or a pair whose ``None`` entries keep the input size.
 
@@ -268,5 +273,13 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) 
     )
     if min(out) < 1:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size!r}")
+    empty = 0 in input.shape[-2:]
+    if empty and out != (1, 1):
+        raise ValueError(
+            f"adaptive_avg_pool2d: input of shape {input.shape} has no pixels to pool into "
+            f"{out}; give it a non-zero height and width"
+        )
     matrices = [adaptive_average_matrix(s, o) for s, o in zip(input.shape[-2:], out, strict=True)]
-    return separable(input, matrices)
+    pooled = separable(input, matrices)
+    # PyTorch's global average of no pixels is 0/0 = NaN; a sum over nothing is 0.
+    return pooled * np.nan if empty else pooled

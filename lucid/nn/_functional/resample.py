@@ -16,11 +16,31 @@ from lucid._tensor import Tensor
 from lucid.autograd import Function
 
 
+# inf and NaN in the input are propagated on purpose, without NumPy's warnings.
+@np.errstate(invalid="ignore", over="ignore")
 def _along(x: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
     """Multiply axis ``axis`` of ``x`` by ``matrix`` (out, in)."""
     if axis == x.ndim - 1:
-        return np.tensordot(x, matrix, axes=(-1, 1))
-    return np.moveaxis(np.tensordot(matrix, x, axes=(1, axis)), 0, axis)
+        out = np.tensordot(x, matrix, axes=(-1, 1))
+    else:
+        out = np.moveaxis(np.tensordot(matrix, x, axes=(1, axis)), 0, axis)
+    # A product is exact unless the input holds inf or NaN: its zero weights
+    # then give 0 * inf = NaN in every output, where PyTorch's pooling and
+    # interpolation touch only the outputs that read it. A finite result
+    # proves that none did; anything else is recomputed from the nonzero
+    # weights alone.
+    if np.isfinite(np.sum(out)):
+        return out
+    return _along_nonzero(x, matrix, axis)
+
+
+def _along_nonzero(x: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
+    """``_along`` as a sum over the nonzero entries of ``matrix`` only."""
+    source = np.moveaxis(x, axis, -1)
+    out = np.zeros((*source.shape[:-1], matrix.shape[0]), np.result_type(x, matrix))
+    for o, i in zip(*np.nonzero(matrix), strict=True):
+        out[..., o] += matrix[o, i] * source[..., i]
+    return np.moveaxis(out, -1, axis)
 
 
 class _Separable(Function):
@@ -173,12 +193,13 @@ def interpolate(
         out = (size,) * dims if isinstance(size, int) else tuple(int(s) for s in size)
         factors = (None,) * dims
     else:
-        factors = (
-            (float(scale_factor),) * dims  # type: ignore[arg-type]
+        scales = (
+            (float(scale_factor),) * dims
             if isinstance(scale_factor, int | float)
             else tuple(float(f) for f in scale_factor)  # type: ignore[union-attr]
         )
-        out = tuple(int(np.floor(s * f)) for s, f in zip(spatial, factors, strict=False))
+        out = tuple(int(np.floor(s * f)) for s, f in zip(spatial, scales, strict=False))
+        factors = scales
     if len(out) != dims or len(factors) != dims or min(out) < 1:
         raise ValueError(
             f"interpolate: cannot resize spatial shape {spatial} to {out}; give one positive "
