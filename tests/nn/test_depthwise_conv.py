@@ -137,3 +137,16 @@ def test_channel_multiplier_takes_numpy_path(rng, compiled_calls, assert_parity)
     conv = lucid.nn.Conv2d(4, 8, 3, padding=1, groups=4)
     assert_parity(conv, torch.nn.Conv2d(4, 8, 3, padding=1, groups=4), x, atol=1e-4)
     assert compiled_calls == []
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_empty_batch(compiled_calls, which):
+    """A batch of 0 images: empty output and input gradient, zero weight and bias gradients."""
+    x = lucid.tensor(np.zeros((0, 4, 5, 5), np.float32), requires_grad=True)
+    w = lucid.tensor(np.ones((4, 1, 3, 3), np.float32), requires_grad=True)
+    b = lucid.tensor(np.ones(4, np.float32), requires_grad=True)
+    with path(which, compiled_calls):
+        out = F.conv2d(x, w, b, padding=1, groups=4)
+        out.sum().backward()
+    assert out.shape == x.grad.shape == (0, 4, 5, 5)
+    assert not w.grad.numpy().any() and not b.grad.numpy().any()
