@@ -11,11 +11,10 @@ memory is its own):
 
 The parent builds the lucid model once and writes its weights to a
 safetensors file; each child builds its library's model, loads those
-weights, runs the workload after warm-up and reports wall-clock times
-(median, min, max), the peak resident set size during the workload (VmHWM,
-reset once the model is loaded: interpreter, model and workload, without
-the transient copy of the weights file) and the resident size before the
-workload. The PyTorch model
+weights (one tensor at a time, into the model's storage), runs the
+workload after warm-up and reports wall-clock times (median, min, max), the
+peak resident set size of the process (VmHWM: interpreter, model and
+workload) and the resident size before the workload. The PyTorch model
 is the plugin tests' reference implementation
 (``lucid_models_pvt/tests/pvt_reference.py``) on 2 threads; lucid runs with
 its default thread setting unless ``--threads`` is given. The batch-8 forward
@@ -111,25 +110,34 @@ def torch_settings(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def build(spec: dict[str, Any]) -> Any:
     """The model ``spec`` names, in its framework, with the weights of its safetensors file.
 
-    A PyTorch child builds its model from the settings the parent found in
-    the lucid model's ``config``: it never imports lucid, whose memory
-    would count in PyTorch's peak.
+    The weights are copied in one tensor at a time, straight into the
+    model's own storage: loading a whole state dict would hold the weights
+    twice for a moment, in either library, and that moment would be the
+    peak of an inference workload. A PyTorch child builds its model from
+    the settings the parent found in the lucid model's ``config``: it never
+    imports lucid, whose memory would count in PyTorch's peak.
     """
+    from safetensors import safe_open
+
     if spec["framework"] == "lucid":
-        import lucid
         import lucid.models
 
         model = lucid.models.create_model(spec["name"], num_classes=CLASSES)
-        model.load_state_dict(lucid.load(spec["weights"]))
-        return model
-    import torch
-    from safetensors.numpy import load_file
-
-    kind, settings = spec["reference"]
-    reference = getattr(torch_reference(), kind)(init=False, **settings)
-    state = {k: torch.from_numpy(v) for k, v in load_file(spec["weights"]).items()}
-    reference.load_state_dict(state, strict=True)
-    return reference
+        targets = {k: v.data for k, v in model.state_dict().items()}
+    else:
+        kind, settings = spec["reference"]
+        model = getattr(torch_reference(), kind)(init=False, **settings)
+        targets = {k: v.numpy() for k, v in model.state_dict().items()}
+    with safe_open(spec["weights"], framework="np") as f:
+        keys = set(f.keys())
+        if keys != set(targets):
+            raise RuntimeError(
+                f"{spec['name']}: the {spec['framework']} model and the weights differ in "
+                f"{sorted(keys ^ set(targets))}"
+            )
+        for key in keys:
+            targets[key][...] = f.get_tensor(key)
+    return model
 
 
 def inputs(batch: int) -> tuple[Any, Any]:
@@ -155,21 +163,6 @@ def _status(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"{field} not found in /proc/self/status")
-
-
-def _reset_peak() -> bool:
-    """Start the peak (VmHWM) afresh at the current size; ``False`` where Linux does not allow it.
-
-    Loading the weights briefly holds them twice (the model's and the
-    file's), in either library: the peak of interest is the workload's, on
-    top of the model in memory.
-    """
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def workload(framework: str, model: Any, name: str) -> tuple[Any, Any]:
@@ -228,7 +221,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     model = build(spec)
     run, first = workload(framework, model, task)
     gc.collect()
-    report: dict[str, Any] = {"rss_before": _status("VmRSS"), "peak_reset": _reset_peak()}
+    report: dict[str, Any] = {"rss_before": _status("VmRSS")}
     result = first()  # also the warm-up
     if task == "train8":
         report["first_loss"] = result
