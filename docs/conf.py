@@ -71,6 +71,9 @@ nitpick_ignore = [
     # What load_state_dict(strict=False) returns: a private named tuple whose
     # fields (missing_keys, unexpected_keys) the method's docstring describes.
     ("py:class", "lucid.nn.modules.module._IncompatibleKeys"),
+    # The private base of the PVT model classes: its methods are documented on
+    # each model class of the family pages (``:inherited-members:``).
+    ("py:class", "lucid_models_pvt._common.PyramidTransformer"),
 ]
 
 # -------------------------------------------------------------------- autodoc ---
@@ -149,7 +152,8 @@ lucid_models_parameter_descriptions = {
 # pvt_medium) says otherwise, the pages state what the code does.
 lucid_models_parameter_notes = {
     "sr_ratios": (
-        "These are integers, not floats such as ``8.0``: each ratio is the kernel size "
-        "and stride of the convolution that shrinks the keys and values."
+        "The values must be whole numbers (``8.0`` and ``8`` both work; ``2.5`` is an "
+        "error): each ratio is the kernel size and stride of the convolution that shrinks "
+        "the keys and values."
     ),
 }

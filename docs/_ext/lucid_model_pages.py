@@ -362,10 +362,12 @@ def render_parameters(facts: ModelFacts, options: PageOptions) -> list[str]:
             for key in settings:
                 value = measurement.config[key]
                 key_entry = documented.get(key)
-                if key in annotations:
-                    type_text = annotation_text(annotations[key])
-                elif key_entry is not None and key_entry.type_text:
+                # The type a docstring gives is what users pass (``list[float]``);
+                # an annotation may be wider (``Sequence[float]``).
+                if key_entry is not None and key_entry.type_text:
                     type_text = key_entry.type_text
+                elif key in annotations:
+                    type_text = annotation_text(annotations[key])
                 else:
                     type_text = value_type_text(value)
                 item = _parameter_item(

@@ -49,7 +49,16 @@ def assert_same_outputs(model, ref, x: np.ndarray, maps: bool = True) -> None:
         want_maps = [m.numpy() for m in ref.stages(torch.from_numpy(x))[1]] if maps else []
     with lucid.no_grad():
         got = model(lucid.Tensor(x)).data
-        got_maps = [m.data for m in model.forward_features(lucid.Tensor(x))] if maps else []
+        got_maps = (
+            [
+                m.data
+                for m in model.forward_intermediates(
+                    lucid.Tensor(x), norm=True, intermediates_only=True
+                )
+            ]
+            if maps
+            else []
+        )
     assert got.shape == want.shape
     assert relative_error(got, want) < 1e-4
     for g, w in zip(got_maps, want_maps, strict=True):

@@ -31,6 +31,7 @@ import numpy as np
 
 import lucid
 import lucid.models
+from lucid_models_pvt import pvt, pvt_v2
 
 __all__ = ["convert", "infer_model", "main", "read_checkpoint"]
 
@@ -38,20 +39,17 @@ __all__ = ["convert", "infer_model", "main", "read_checkpoint"]
 _WRAPPERS = ("model", "state_dict", "model_state", "model_ema", "module")
 
 # (family, depths, first stage width, linear attention) -> variant, for inferring
-# the model from a checkpoint's keys; loading strictly then checks every shape.
+# the model from a checkpoint's keys (loading strictly then checks every shape),
+# from the families' variant tables.
 _VARIANTS = {
-    ("pvt", (2, 2, 2, 2), 64, False): "pvt_tiny",
-    ("pvt", (3, 4, 6, 3), 64, False): "pvt_small",
-    ("pvt", (3, 4, 18, 3), 64, False): "pvt_medium",
-    ("pvt", (3, 8, 27, 3), 64, False): "pvt_large",
-    ("pvt", (3, 10, 60, 3), 128, False): "pvt_huge",
-    ("pvt_v2", (2, 2, 2, 2), 32, False): "pvt_v2_b0",
-    ("pvt_v2", (2, 2, 2, 2), 64, False): "pvt_v2_b1",
-    ("pvt_v2", (3, 4, 6, 3), 64, False): "pvt_v2_b2",
-    ("pvt_v2", (3, 4, 6, 3), 64, True): "pvt_v2_b2_li",
-    ("pvt_v2", (3, 4, 18, 3), 64, False): "pvt_v2_b3",
-    ("pvt_v2", (3, 8, 27, 3), 64, False): "pvt_v2_b4",
-    ("pvt_v2", (3, 6, 40, 3), 64, False): "pvt_v2_b5",
+    (
+        family,
+        tuple(v.settings["depths"]),
+        v.settings["embed_dims"][0],
+        v.settings.get("linear", False),
+    ): name
+    for family, table in (("pvt", pvt.VARIANTS), ("pvt_v2", pvt_v2.VARIANTS))
+    for name, v in table.items()
 }
 _BLOCK_KEY = re.compile(r"block([1-4])\.(\d+)\.")
 

@@ -4,7 +4,7 @@ Wenhai Wang, Enze Xie, Xiang Li, Deng-Ping Fan, Kaitao Song, Ding Liang, Tong Lu
 Ping Luo and Ling Shao, "PVT v2: Improved Baselines with Pyramid Vision Transformer",
 Computational Visual Media 8(3), 2022, https://arxiv.org/abs/2106.13797.
 
-The blocks are PVT v1's (:mod:`lucid_models_pvt.pvt`) with v2's switches on:
+The blocks are PVT v1's (:mod:`lucid_models_pvt._common`) with v2's switches on:
 overlapping patch embedding, a depthwise convolution in the MLP, the attention
 output projection, and for ``_li`` the linear spatial-reduction attention.
 Parameter names follow the official implementation (``patch_embed1.proj.weight``,
@@ -13,24 +13,34 @@ Parameter names follow the official implementation (``patch_embed1.proj.weight``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import lucid
 from lucid import nn
 from lucid.models import register_model
-from lucid_models_pvt.pvt import (
+from lucid_models_pvt._common import (
+    NUM_STAGES,
     Block,
     PatchEmbed,
-    _check_counts,
-    _check_stages,
-    _drop_path_rates,
-    _init_weights,
-    _PyramidTransformer,
-    _reject_unknown,
+    PyramidTransformer,
+    Variant,
+    check_bool,
+    check_count,
+    check_in_chans,
+    check_rate,
+    check_stages,
+    documented_by,
+    drop_path_rates,
+    init_weights,
+    reject_unknown,
+    stage_settings,
+    take_indices,
+    to_map,
 )
 
 __all__ = [
+    "VARIANTS",
     "PVTv2",
     "pvt_v2_b0",
     "pvt_v2_b1",
@@ -44,7 +54,7 @@ __all__ = [
 # ------------------------------------------------------------------- model ---
 
 
-class PVTv2(_PyramidTransformer):
+class PVTv2(PyramidTransformer):
     """Pyramid Vision Transformer v2.
 
     Four stages over ever coarser token grids (strides 4, 8, 16, 32). Each
@@ -52,40 +62,48 @@ class PVTv2(_PyramidTransformer):
     stride 2), runs blocks of spatial-reduction attention and convolutional
     MLPs, and ends with its own LayerNorm (``norm1`` ... ``norm4``). There are
     no position embeddings and no class token: the head reads the mean of the
-    last stage's tokens, and images of any size work, as long as every strided
+    last stage's map, and images of any size work, as long as every strided
     spatial reduction fits its stage's map (sides of at least 29 pixels with
     the default ``sr_ratios``; the linear variant takes any size).
 
     Parameters
     ----------
-    img_size
+    img_size : int
         Nominal training image side, kept in ``config`` only: nothing in the
         model depends on the input size.
-    num_classes
+    num_classes : int
         Classes of the head; 0 for no head (the model returns pooled features).
-    in_channels
-        Channels of the input images.
-    embed_dims, depths, num_heads, mlp_ratios, sr_ratios
-        Per-stage token width, number of blocks, attention heads, MLP hidden
-        width as a multiple of the token width, and spatial-reduction ratio
-        (an integer: the kernel and stride of ``attn.sr``; unused when
-        ``linear``). Defaults: PVT v2-b0.
-    qkv_bias
+    in_chans : int
+        Channels of the input images (timm's name; ``in_channels`` is an alias).
+    embed_dims, depths, num_heads : list[int]
+        Per-stage token width, number of blocks and attention heads.
+        Defaults: PVT v2-b0.
+    mlp_ratios, sr_ratios : list[float]
+        Per-stage MLP hidden width as a multiple of the token width, and
+        spatial-reduction ratio: a whole number (``8`` or ``8.0``), the kernel
+        size and stride of ``attn.sr`` (unused when ``linear``).
+    qkv_bias : bool
         Bias in the query and key/value projections.
-    linear
+    linear : bool
         Linear spatial-reduction attention (the ``_li`` variants): keys and
         values from the map average-pooled to 7x7, with a ReLU in each MLP.
-    drop_rate, attn_drop_rate, drop_path_rate
+    drop_rate, attn_drop_rate, drop_path_rate : float
         Dropout in MLPs and projections; dropout on attention weights;
         stochastic-depth rate, rising linearly over the blocks to this value.
-    features_only
-        Build a backbone: no head, and ``forward`` returns the four stage maps
-        (see :meth:`forward_features`).
+    features_only : bool
+        Build a backbone: no head, and ``forward`` returns the maps of the
+        stages ``out_indices`` chooses.
+    out_indices : list[int]
+        Stages whose maps a ``features_only`` model returns (0 to 3).
 
     Attributes
     ----------
     config : dict
-        The settings the model was built with.
+        The settings the model was built with, as checked and normalised
+        (lists; ratios as floats).
+    feature_info
+        timm's ``FeatureInfo``: ``channels()``, ``reduction()`` and
+        ``module_name()`` of the stage maps.
 
     Examples
     --------
@@ -94,49 +112,54 @@ class PVTv2(_PyramidTransformer):
     >>> model = PVTv2(num_classes=10, depths=[1, 1, 1, 1])
     >>> model(lucid.zeros(2, 3, 48, 40)).shape
     (2, 10)
-    >>> [tuple(f.shape) for f in model.forward_features(lucid.zeros(1, 3, 64, 64))]
+    >>> model.forward_features(lucid.zeros(1, 3, 64, 64)).shape
+    (1, 256, 2, 2)
+    >>> [tuple(m.shape) for m in model.forward_intermediates(
+    ...     lucid.zeros(1, 3, 64, 64), intermediates_only=True)]
     [(1, 32, 16, 16), (1, 64, 8, 8), (1, 160, 4, 4), (1, 256, 2, 2)]
     """
+
+    default_global_pool = "avg"
 
     def __init__(
         self,
         img_size: int = 224,
         num_classes: int = 1000,
         *,
-        in_channels: int = 3,
+        in_chans: int = 3,
+        in_channels: int | None = None,
         embed_dims: Sequence[int] = (32, 64, 160, 256),
         depths: Sequence[int] = (2, 2, 2, 2),
         num_heads: Sequence[int] = (1, 2, 5, 8),
         mlp_ratios: Sequence[float] = (8.0, 8.0, 4.0, 4.0),
-        sr_ratios: Sequence[int] = (8, 4, 2, 1),
+        sr_ratios: Sequence[float] = (8.0, 4.0, 2.0, 1.0),
         qkv_bias: bool = True,
         linear: bool = False,
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
         features_only: bool = False,
+        out_indices: Sequence[int] = (0, 1, 2, 3),
     ) -> None:
         super().__init__()
-        stages = _check_stages(embed_dims, depths, num_heads, mlp_ratios, sr_ratios)
-        _check_counts(num_classes, in_channels)
-        if not isinstance(img_size, int) or img_size <= 0:
-            raise ValueError(f"img_size must be a positive integer, got {img_size!r}")
+        stages = check_stages(embed_dims, depths, num_heads, mlp_ratios, sr_ratios)
         self.config = {
-            "img_size": img_size,
-            "num_classes": num_classes,
-            "in_channels": in_channels,
+            "img_size": check_count("img_size", img_size, 1),
+            "num_classes": check_count("num_classes", num_classes, 0),
+            "in_chans": check_in_chans(in_chans, in_channels),
             **stages,
-            "qkv_bias": qkv_bias,
-            "linear": linear,
-            "drop_rate": drop_rate,
-            "attn_drop_rate": attn_drop_rate,
-            "drop_path_rate": drop_path_rate,
-            "features_only": features_only,
+            "qkv_bias": check_bool("qkv_bias", qkv_bias),
+            "linear": check_bool("linear", linear),
+            "drop_rate": check_rate("drop_rate", drop_rate),
+            "attn_drop_rate": check_rate("attn_drop_rate", attn_drop_rate),
+            "drop_path_rate": check_rate("drop_path_rate", drop_path_rate),
+            "features_only": check_bool("features_only", features_only),
+            "out_indices": take_indices(out_indices)[0],
         }
         dims = stages["embed_dims"]
-        rates = iter(_drop_path_rates(drop_path_rate, stages["depths"]))
-        channels = in_channels
-        for i in range(4):
+        rates = iter(drop_path_rates(self.config["drop_path_rate"], stages["depths"]))
+        channels = self.config["in_chans"]
+        for i in range(NUM_STAGES):
             kernel, stride = (7, 4) if i == 0 else (3, 2)
             setattr(self, f"patch_embed{i + 1}", PatchEmbed(channels, dims[i], kernel, stride))
             blocks = [
@@ -144,7 +167,7 @@ class PVTv2(_PyramidTransformer):
                     dims[i],
                     stages["num_heads"][i],
                     stages["mlp_ratios"][i],
-                    stages["sr_ratios"][i],
+                    int(stages["sr_ratios"][i]),
                     qkv_bias=qkv_bias,
                     drop=drop_rate,
                     attn_drop=attn_drop_rate,
@@ -157,28 +180,28 @@ class PVTv2(_PyramidTransformer):
             setattr(self, f"block{i + 1}", nn.ModuleList(blocks))
             setattr(self, f"norm{i + 1}", nn.LayerNorm(dims[i], eps=1e-6))
             channels = dims[i]
-        _init_weights(self, conv_fan_out=True)
-        self._setup_head(num_classes, features_only)
+        init_weights(self, conv_fan_out=True)
+        self._setup(num_classes, features_only, self.config["out_indices"])
 
     def _forward_stages(
-        self, x: lucid.Tensor, keep_maps: bool
+        self, x: lucid.Tensor, take: Collection[int], stop: int, norm: bool
     ) -> tuple[lucid.Tensor, list[lucid.Tensor]]:
-        b = x.shape[0]
         maps = []
-        for i in range(4):
+        for i in range(stop + 1):
             x, size = getattr(self, f"patch_embed{i + 1}")(x)
             for block in getattr(self, f"block{i + 1}"):
                 x = block(x, size)
-            x = getattr(self, f"norm{i + 1}")(x)
-            if i < 3 or keep_maps:
-                maps.append(x.reshape(b, *size, x.shape[-1]).permute(0, 3, 1, 2))
-            if i < 3:
-                # The next patch embedding convolves the stage's map.
-                x = maps[-1]
+            # The next patch embedding convolves the stage's map.
+            x = to_map(getattr(self, f"norm{i + 1}")(x), size)
+            if i in take:
+                maps.append(x)
         return x, maps
 
-    def _pool(self, tokens: lucid.Tensor) -> lucid.Tensor:
-        return tokens.mean(axis=1)
+    def _pool(self, x: lucid.Tensor) -> lucid.Tensor:
+        return x.mean(axis=(2, 3))
+
+    def _stage_module(self, stage: int) -> str:
+        return f"norm{stage + 1}"
 
     def _check_sides(self, h: int, w: int) -> None:
         # Any side works, as long as each strided spatial reduction fits its stage's map.
@@ -190,8 +213,8 @@ class PVTv2(_PyramidTransformer):
                 need = next(s for s in range(1, 1 << 16) if _fits(_stage_sides(s), ratios))
                 raise ValueError(
                     f"PVTv2 with sr_ratios {ratios} needs image sides of at least {need} pixels, "
-                    f"got {h}x{w}: stage {i + 1}'s {sh}x{sw} map is smaller than its {r}x{r} "
-                    "spatial reduction; resize or pad the images"
+                    f"got {h}x{w}: stage {i + 1}'s {sh}x{sw} map is smaller than its "
+                    f"{r:g}x{r:g} spatial reduction; resize or pad the images"
                 )
 
 
@@ -203,326 +226,107 @@ def _stage_sides(side: int) -> list[int]:
     return sides
 
 
-def _fits(sides: list[int], ratios: list[int]) -> bool:
+def _fits(sides: list[int], ratios: list[float]) -> bool:
     return all(s >= r for s, r in zip(sides, ratios, strict=True))
 
 
-def _create_pvt_v2(
-    variant: str, img_size: int, num_classes: int, kwargs: dict[str, Any], **defaults: Any
-) -> PVTv2:
-    """Build ``variant`` from its ``defaults``, any of which ``kwargs`` override."""
-    _reject_unknown(variant, kwargs, PVTv2)
-    return PVTv2(img_size, num_classes, **{**defaults, **kwargs})
+# ----------------------------------------------------------- variant table ---
+
+_WIDE = [64, 128, 320, 512]
+# The largest models' examples build a shallow copy, to keep them quick.
+_SHALLOW = {"depths": [1, 1, 1, 1]}
+
+# One row per registered model: the builders, their docstrings (and so the
+# documentation pages) and the checkpoint converter read these settings.
+# Top-1 accuracies: ImageNet-1k at 224x224, as the PVT v2 paper reports them.
+VARIANTS: dict[str, Variant] = {
+    "pvt_v2_b0": Variant(
+        "PVT v2-b0", stage_settings([32, 64, 160, 256], [2, 2, 2, 2], linear=False), 70.5
+    ),
+    "pvt_v2_b1": Variant("PVT v2-b1", stage_settings(_WIDE, [2, 2, 2, 2], linear=False), 78.7),
+    "pvt_v2_b2": Variant("PVT v2-b2", stage_settings(_WIDE, [3, 4, 6, 3], linear=False), 82.0),
+    "pvt_v2_b2_li": Variant(
+        "PVT v2-b2-li",
+        stage_settings(_WIDE, [3, 4, 6, 3], linear=True),
+        82.1,
+        note="b2 with linear spatial-reduction attention: keys and values come from the map "
+        "average-pooled to 7x7, so attention costs grow linearly with the image area.",
+    ),
+    "pvt_v2_b3": Variant(
+        "PVT v2-b3",
+        stage_settings(_WIDE, [3, 4, 18, 3], linear=False),
+        83.1,
+        example_settings=_SHALLOW,
+    ),
+    "pvt_v2_b4": Variant(
+        "PVT v2-b4",
+        stage_settings(_WIDE, [3, 8, 27, 3], linear=False),
+        83.6,
+        example_settings=_SHALLOW,
+    ),
+    "pvt_v2_b5": Variant(
+        "PVT v2-b5",
+        stage_settings(_WIDE, [3, 6, 40, 3], mlp_ratios=[4.0, 4.0, 4.0, 4.0], linear=False),
+        83.8,
+        example_settings=_SHALLOW,
+    ),
+}
+
+_documented = documented_by(
+    VARIANTS,
+    PVTv2,
+    "Nominal training image side (recorded in ``config``); inputs of any size from 29x29 "
+    "up work (any size with ``linear=True``).",
+    {},
+)
+
+
+def _create_pvt_v2(variant: str, img_size: int, num_classes: int, **kwargs: Any) -> PVTv2:
+    """Build ``variant`` from its table row, any setting of which ``kwargs`` override."""
+    reject_unknown(variant, kwargs, PVTv2)
+    return PVTv2(img_size, num_classes, **{**VARIANTS[variant].settings, **kwargs})
 
 
 # ---------------------------------------------------------------- builders ---
 
-_WIDE = [64, 128, 320, 512]
-
 
 @register_model
+@_documented
 def pvt_v2_b0(img_size: int = 224, num_classes: int = 1000, **kwargs: Any) -> PVTv2:
-    """PVT v2-b0: 3,666,760 parameters (3.4M without the head, as the paper counts); 70.5% top-1.
-
-    Parameters
-    ----------
-    img_size : int, default 224
-        Nominal training image side (recorded in ``config``); inputs of any
-        size from 29x29 up work.
-    num_classes : int, default 1000
-        Classes of the head; 0 for a model returning pooled features.
-    **kwargs
-        Override any setting of :class:`PVTv2`. The b0 defaults:
-
-        - ``embed_dims`` (list[int]): ``[32, 64, 160, 256]``
-        - ``depths`` (list[int]): ``[2, 2, 2, 2]``
-        - ``num_heads`` (list[int]): ``[1, 2, 5, 8]``
-        - ``mlp_ratios`` (list[float]): ``[8.0, 8.0, 4.0, 4.0]``
-        - ``sr_ratios`` (list[int]): ``[8, 4, 2, 1]``
-        - ``linear`` (bool): ``False``
-        - ``qkv_bias`` (bool): ``True``
-        - ``in_channels`` (int): ``3``
-        - ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (float): ``0.0``
-        - ``features_only`` (bool): ``False``; ``True`` returns the four stage maps
-
-    Returns
-    -------
-    PVTv2
-
-    Examples
-    --------
-    >>> import lucid
-    >>> from lucid_models_pvt.pvt_v2 import pvt_v2_b0
-    >>> model = pvt_v2_b0()
-    >>> model(lucid.zeros(1, 3, 64, 64)).shape
-    (1, 1000)
-    """
-    return _create_pvt_v2(
-        "pvt_v2_b0",
-        img_size,
-        num_classes,
-        kwargs,
-        embed_dims=[32, 64, 160, 256],
-        depths=[2, 2, 2, 2],
-    )
+    return _create_pvt_v2("pvt_v2_b0", img_size, num_classes, **kwargs)
 
 
 @register_model
+@_documented
 def pvt_v2_b1(img_size: int = 224, num_classes: int = 1000, **kwargs: Any) -> PVTv2:
-    """PVT v2-b1: 14,009,000 parameters (14.0M); 78.7% top-1.
-
-    Parameters
-    ----------
-    img_size : int, default 224
-        Nominal training image side (recorded in ``config``); inputs of any
-        size from 29x29 up work.
-    num_classes : int, default 1000
-        Classes of the head; 0 for a model returning pooled features.
-    **kwargs
-        Override any setting of :class:`PVTv2`. The b1 defaults:
-
-        - ``embed_dims`` (list[int]): ``[64, 128, 320, 512]``
-        - ``depths`` (list[int]): ``[2, 2, 2, 2]``
-        - ``num_heads`` (list[int]): ``[1, 2, 5, 8]``
-        - ``mlp_ratios`` (list[float]): ``[8.0, 8.0, 4.0, 4.0]``
-        - ``sr_ratios`` (list[int]): ``[8, 4, 2, 1]``
-        - ``linear`` (bool): ``False``
-        - ``qkv_bias`` (bool): ``True``
-        - ``in_channels`` (int): ``3``
-        - ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (float): ``0.0``
-        - ``features_only`` (bool): ``False``; ``True`` returns the four stage maps
-
-    Returns
-    -------
-    PVTv2
-
-    Examples
-    --------
-    >>> import lucid
-    >>> from lucid_models_pvt.pvt_v2 import pvt_v2_b1
-    >>> model = pvt_v2_b1(num_classes=0)
-    >>> model(lucid.zeros(1, 3, 64, 64)).shape
-    (1, 512)
-    """
-    return _create_pvt_v2(
-        "pvt_v2_b1", img_size, num_classes, kwargs, embed_dims=_WIDE, depths=[2, 2, 2, 2]
-    )
+    return _create_pvt_v2("pvt_v2_b1", img_size, num_classes, **kwargs)
 
 
 @register_model
+@_documented
 def pvt_v2_b2(img_size: int = 224, num_classes: int = 1000, **kwargs: Any) -> PVTv2:
-    """PVT v2-b2: 25,362,856 parameters (25.4M); 82.0% top-1.
-
-    Parameters
-    ----------
-    img_size : int, default 224
-        Nominal training image side (recorded in ``config``); inputs of any
-        size from 29x29 up work.
-    num_classes : int, default 1000
-        Classes of the head; 0 for a model returning pooled features.
-    **kwargs
-        Override any setting of :class:`PVTv2`. The b2 defaults:
-
-        - ``embed_dims`` (list[int]): ``[64, 128, 320, 512]``
-        - ``depths`` (list[int]): ``[3, 4, 6, 3]``
-        - ``num_heads`` (list[int]): ``[1, 2, 5, 8]``
-        - ``mlp_ratios`` (list[float]): ``[8.0, 8.0, 4.0, 4.0]``
-        - ``sr_ratios`` (list[int]): ``[8, 4, 2, 1]``
-        - ``linear`` (bool): ``False``
-        - ``qkv_bias`` (bool): ``True``
-        - ``in_channels`` (int): ``3``
-        - ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (float): ``0.0``
-        - ``features_only`` (bool): ``False``; ``True`` returns the four stage maps
-
-    Returns
-    -------
-    PVTv2
-
-    Examples
-    --------
-    >>> import lucid
-    >>> from lucid_models_pvt.pvt_v2 import pvt_v2_b2
-    >>> backbone = pvt_v2_b2(features_only=True)
-    >>> [f.shape[1] for f in backbone(lucid.zeros(1, 3, 64, 64))]
-    [64, 128, 320, 512]
-    """
-    return _create_pvt_v2(
-        "pvt_v2_b2", img_size, num_classes, kwargs, embed_dims=_WIDE, depths=[3, 4, 6, 3]
-    )
+    return _create_pvt_v2("pvt_v2_b2", img_size, num_classes, **kwargs)
 
 
 @register_model
+@_documented
 def pvt_v2_b2_li(img_size: int = 224, num_classes: int = 1000, **kwargs: Any) -> PVTv2:
-    """PVT v2-b2-li, b2 with linear attention: 22,553,512 parameters (22.6M); 82.1% top-1.
-
-    Keys and values come from the map average-pooled to 7x7, so attention
-    costs grow linearly with the image area.
-
-    Parameters
-    ----------
-    img_size : int, default 224
-        Nominal training image side (recorded in ``config``); inputs of any
-        size work.
-    num_classes : int, default 1000
-        Classes of the head; 0 for a model returning pooled features.
-    **kwargs
-        Override any setting of :class:`PVTv2`. The b2-li defaults:
-
-        - ``embed_dims`` (list[int]): ``[64, 128, 320, 512]``
-        - ``depths`` (list[int]): ``[3, 4, 6, 3]``
-        - ``num_heads`` (list[int]): ``[1, 2, 5, 8]``
-        - ``mlp_ratios`` (list[float]): ``[8.0, 8.0, 4.0, 4.0]``
-        - ``sr_ratios`` (list[int]): ``[8, 4, 2, 1]`` (unused with ``linear``)
-        - ``linear`` (bool): ``True``
-        - ``qkv_bias`` (bool): ``True``
-        - ``in_channels`` (int): ``3``
-        - ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (float): ``0.0``
-        - ``features_only`` (bool): ``False``; ``True`` returns the four stage maps
-
-    Returns
-    -------
-    PVTv2
-
-    Examples
-    --------
-    >>> import lucid
-    >>> from lucid_models_pvt.pvt_v2 import pvt_v2_b2_li
-    >>> model = pvt_v2_b2_li(num_classes=10)
-    >>> model(lucid.zeros(1, 3, 96, 64)).shape
-    (1, 10)
-    """
-    return _create_pvt_v2(
-        "pvt_v2_b2_li",
-        img_size,
-        num_classes,
-        kwargs,
-        embed_dims=_WIDE,
-        depths=[3, 4, 6, 3],
-        linear=True,
-    )
+    return _create_pvt_v2("pvt_v2_b2_li", img_size, num_classes, **kwargs)
 
 
 @register_model
+@_documented
 def pvt_v2_b3(img_size: int = 224, num_classes: int = 1000, **kwargs: Any) -> PVTv2:
-    """PVT v2-b3: 45,238,696 parameters (45.2M); 83.1% top-1.
-
-    Parameters
-    ----------
-    img_size : int, default 224
-        Nominal training image side (recorded in ``config``); inputs of any
-        size from 29x29 up work.
-    num_classes : int, default 1000
-        Classes of the head; 0 for a model returning pooled features.
-    **kwargs
-        Override any setting of :class:`PVTv2`. The b3 defaults:
-
-        - ``embed_dims`` (list[int]): ``[64, 128, 320, 512]``
-        - ``depths`` (list[int]): ``[3, 4, 18, 3]``
-        - ``num_heads`` (list[int]): ``[1, 2, 5, 8]``
-        - ``mlp_ratios`` (list[float]): ``[8.0, 8.0, 4.0, 4.0]``
-        - ``sr_ratios`` (list[int]): ``[8, 4, 2, 1]``
-        - ``linear`` (bool): ``False``
-        - ``qkv_bias`` (bool): ``True``
-        - ``in_channels`` (int): ``3``
-        - ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (float): ``0.0``
-        - ``features_only`` (bool): ``False``; ``True`` returns the four stage maps
-
-    Returns
-    -------
-    PVTv2
-
-    Examples
-    --------
-    >>> from lucid_models_pvt.pvt_v2 import pvt_v2_b3
-    >>> pvt_v2_b3(depths=[1, 1, 1, 1]).config["depths"]
-    [1, 1, 1, 1]
-    """
-    return _create_pvt_v2(
-        "pvt_v2_b3", img_size, num_classes, kwargs, embed_dims=_WIDE, depths=[3, 4, 18, 3]
-    )
+    return _create_pvt_v2("pvt_v2_b3", img_size, num_classes, **kwargs)
 
 
 @register_model
+@_documented
 def pvt_v2_b4(img_size: int = 224, num_classes: int = 1000, **kwargs: Any) -> PVTv2:
-    """PVT v2-b4: 62,556,072 parameters (62.6M); 83.6% top-1.
-
-    Parameters
-    ----------
-    img_size : int, default 224
-        Nominal training image side (recorded in ``config``); inputs of any
-        size from 29x29 up work.
-    num_classes : int, default 1000
-        Classes of the head; 0 for a model returning pooled features.
-    **kwargs
-        Override any setting of :class:`PVTv2`. The b4 defaults:
-
-        - ``embed_dims`` (list[int]): ``[64, 128, 320, 512]``
-        - ``depths`` (list[int]): ``[3, 8, 27, 3]``
-        - ``num_heads`` (list[int]): ``[1, 2, 5, 8]``
-        - ``mlp_ratios`` (list[float]): ``[8.0, 8.0, 4.0, 4.0]``
-        - ``sr_ratios`` (list[int]): ``[8, 4, 2, 1]``
-        - ``linear`` (bool): ``False``
-        - ``qkv_bias`` (bool): ``True``
-        - ``in_channels`` (int): ``3``
-        - ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (float): ``0.0``
-        - ``features_only`` (bool): ``False``; ``True`` returns the four stage maps
-
-    Returns
-    -------
-    PVTv2
-
-    Examples
-    --------
-    >>> from lucid_models_pvt.pvt_v2 import pvt_v2_b4
-    >>> pvt_v2_b4(depths=[1, 1, 1, 1]).config["embed_dims"]
-    [64, 128, 320, 512]
-    """
-    return _create_pvt_v2(
-        "pvt_v2_b4", img_size, num_classes, kwargs, embed_dims=_WIDE, depths=[3, 8, 27, 3]
-    )
+    return _create_pvt_v2("pvt_v2_b4", img_size, num_classes, **kwargs)
 
 
 @register_model
+@_documented
 def pvt_v2_b5(img_size: int = 224, num_classes: int = 1000, **kwargs: Any) -> PVTv2:
-    """PVT v2-b5: 81,956,008 parameters (82.0M); 83.8% top-1.
-
-    Parameters
-    ----------
-    img_size : int, default 224
-        Nominal training image side (recorded in ``config``); inputs of any
-        size from 29x29 up work.
-    num_classes : int, default 1000
-        Classes of the head; 0 for a model returning pooled features.
-    **kwargs
-        Override any setting of :class:`PVTv2`. The b5 defaults:
-
-        - ``embed_dims`` (list[int]): ``[64, 128, 320, 512]``
-        - ``depths`` (list[int]): ``[3, 6, 40, 3]``
-        - ``num_heads`` (list[int]): ``[1, 2, 5, 8]``
-        - ``mlp_ratios`` (list[float]): ``[4.0, 4.0, 4.0, 4.0]``
-        - ``sr_ratios`` (list[int]): ``[8, 4, 2, 1]``
-        - ``linear`` (bool): ``False``
-        - ``qkv_bias`` (bool): ``True``
-        - ``in_channels`` (int): ``3``
-        - ``drop_rate``, ``attn_drop_rate``, ``drop_path_rate`` (float): ``0.0``
-        - ``features_only`` (bool): ``False``; ``True`` returns the four stage maps
-
-    Returns
-    -------
-    PVTv2
-
-    Examples
-    --------
-    >>> from lucid_models_pvt.pvt_v2 import pvt_v2_b5
-    >>> pvt_v2_b5(depths=[1, 1, 1, 1]).config["mlp_ratios"]
-    [4.0, 4.0, 4.0, 4.0]
-    """
-    return _create_pvt_v2(
-        "pvt_v2_b5",
-        img_size,
-        num_classes,
-        kwargs,
-        embed_dims=_WIDE,
-        depths=[3, 6, 40, 3],
-        mlp_ratios=[4.0, 4.0, 4.0, 4.0],
-    )
+    return _create_pvt_v2("pvt_v2_b5", img_size, num_classes, **kwargs)
