@@ -95,7 +95,9 @@ def torch_reference() -> Any:
 
 def torch_settings(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The reference class and its arguments for a lucid model's ``config``."""
-    stages = {k: tuple(config[k]) for k in ("embed_dims", "depths", "num_heads", "sr_ratios")}
+    # Integers where the reference needs them: lucid's config writes sr_ratios as 8.0.
+    integers = ("embed_dims", "depths", "num_heads", "sr_ratios")
+    stages = {k: tuple(int(v) for v in config[k]) for k in integers}
     stages["mlp_ratios"] = tuple(config["mlp_ratios"])
     if "linear" in config:  # PVT v2
         return "TorchPVTv2", {**stages, "num_classes": CLASSES, "linear": config["linear"]}
