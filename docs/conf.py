@@ -59,6 +59,8 @@ nitpick_ignore = [
     ("py:class", "collections.abc.Iterator"),
     ("py:class", "collections.abc.Mapping"),
     ("py:class", "collections.abc.Sequence"),
+    ("py:class", "collections.abc.Sized"),
+    ("py:class", "multiprocessing.context.BaseContext"),
     ("py:class", "os.PathLike"),
     ("py:class", "inspect.Signature"),
     # Pillow's image class, in the signatures of lucid.vision (same reason).
@@ -68,6 +70,12 @@ nitpick_ignore = [
     # Type variables of generic helpers: named in signatures, not objects to document.
     ("py:class", "lucid.models._registry.F"),
     ("py:class", "lucid.nn.modules.module.M"),
+    # The sample type of lucid.data's generic classes (Dataset[T_co], as in PyTorch).
+    ("py:class", "lucid.data.dataset.T_co"),
+    ("py:obj", "lucid.data.dataset.T_co"),
+    ("py:obj", "lucid.data.sampler.T_co"),
+    ("py:class", "lucid.data.dataloader.T_co"),
+    ("py:obj", "lucid.data.dataloader.T_co"),
     # What load_state_dict(strict=False) returns: a private named tuple whose
     # fields (missing_keys, unexpected_keys) the method's docstring describes.
     ("py:class", "lucid.nn.modules.module._IncompatibleKeys"),

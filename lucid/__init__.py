@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 # lucid.models imports no plugin: it discovers them lazily, on first use.
-from lucid import autograd, models, nn, optim, vision
+from lucid import autograd, data, models, nn, optim, vision
 from lucid._creation import (
     arange,
     empty,
@@ -143,6 +143,7 @@ __all__ = [
     "clone",
     "concatenate",
     "cos",
+    "data",
     "default_generator",
     "div",
     "divide",

@@ -1,4 +1,4 @@
-"""The ``lucid`` command line: list and describe the registered models and plugins."""
+"""The ``lucid`` command line: list and describe models and plugins; train and validate."""
 
 from __future__ import annotations
 
@@ -175,6 +175,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     plugins.add_argument("--json", action="store_true", help="print JSON")
     plugins.set_defaults(handler=_plugins)
+
+    from lucid._train import add_parsers  # train and validate live in their own module
+
+    add_parsers(commands)
     return parser
 
 

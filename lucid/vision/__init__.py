@@ -1,5 +1,5 @@
 """Computer vision: image transforms and image datasets (Pillow is imported on first use)."""
 
-from lucid.vision import transforms
+from lucid.vision import datasets, transforms
 
-__all__ = ["transforms"]
+__all__ = ["datasets", "transforms"]

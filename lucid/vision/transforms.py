@@ -577,7 +577,15 @@ class Normalize:
 # ---------------------------------------------------------- from a config ---
 
 
-def create_transform(pretrained_cfg: Mapping[str, Any], is_training: bool = False) -> Compose:
+def create_transform(
+    pretrained_cfg: Mapping[str, Any],
+    is_training: bool = False,
+    *,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0),
+    hflip: float = 0.5,
+    color_jitter: float | None = 0.4,
+) -> Compose:
     """The preprocessing a model's ``pretrained_cfg`` asks for, as timm's ``create_transform``.
 
     Missing keys fall back to timm's ``resolve_data_config`` defaults:
@@ -590,10 +598,11 @@ def create_transform(pretrained_cfg: Mapping[str, Any], is_training: bool = Fals
     sizes are supported for evaluation (timm's aspect-keeping resize for
     non-square ones is not implemented).
 
-    Training (timm's ``transforms_imagenet_train`` defaults):
-    :class:`RandomResizedCrop` (scale (0.08, 1), ratio (3/4, 4/3)),
-    :class:`RandomHorizontalFlip` (0.5), :class:`ColorJitter` (0.4, 0.4, 0.4),
-    :class:`ToTensor`, :class:`Normalize`.
+    Training (timm's ``transforms_imagenet_train``):
+    :class:`RandomResizedCrop` (``scale``, ``ratio``),
+    :class:`RandomHorizontalFlip` (``hflip``, left out when 0),
+    :class:`ColorJitter` (``color_jitter`` for brightness, contrast and
+    saturation, left out when None), :class:`ToTensor`, :class:`Normalize`.
 
     Parameters
     ----------
@@ -602,6 +611,8 @@ def create_transform(pretrained_cfg: Mapping[str, Any], is_training: bool = Fals
         ``std``, ``crop_pct``.
     is_training:
         Build the random training augmentation instead of the evaluation pipeline.
+    scale, ratio, hflip, color_jitter:
+        The training augmentation's settings, named and defaulting as timm's.
 
     Examples
     --------
@@ -627,14 +638,14 @@ def create_transform(pretrained_cfg: Mapping[str, Any], is_training: bool = Fals
         raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct!r}")
     final: list[Callable[[Any], Any]] = [ToTensor(), Normalize(mean, std)]
     if is_training:
-        return Compose(
-            [
-                RandomResizedCrop(img_size, interpolation=interpolation),
-                RandomHorizontalFlip(0.5),
-                ColorJitter(0.4, 0.4, 0.4),
-                *final,
-            ]
-        )
+        steps: list[Callable[[Any], Any]] = [
+            RandomResizedCrop(img_size, scale=scale, ratio=ratio, interpolation=interpolation)
+        ]
+        if hflip > 0:
+            steps.append(RandomHorizontalFlip(hflip))
+        if color_jitter is not None:
+            steps.append(ColorJitter(color_jitter, color_jitter, color_jitter))
+        return Compose(steps + final)
     if img_size[0] != img_size[1]:
         raise ValueError(
             f"create_transform builds the evaluation pipeline for square input sizes only, "

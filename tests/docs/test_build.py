@@ -121,6 +121,7 @@ def test_generated_examples_run(built_docs, name: str) -> None:
 API_PAGES = {
     "lucid": "api/lucid",
     "lucid.autograd": "api/autograd",
+    "lucid.data": "api/data",
     "lucid.nn": "api/nn",
     "lucid.nn.functional": "api/functional",
     "lucid.nn.init": "api/init",
@@ -128,6 +129,7 @@ API_PAGES = {
     "lucid.optim": "api/optim",
     "lucid.optim.lr_scheduler": "api/lr_scheduler",
     "lucid.models": "api/models",
+    "lucid.vision.datasets": "api/vision",
     "lucid.vision.transforms": "api/vision",
 }
 # Documented under another name: lucid's grad-mode switches are lucid.autograd's.

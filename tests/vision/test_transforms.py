@@ -370,6 +370,14 @@ def test_create_transform_training_pipeline():
     assert t(_image(40, 30)).shape == (3, 16, 16)
 
 
+def test_create_transform_training_settings_as_timms():
+    t = T.create_transform({}, True, scale=(0.5, 1.0), hflip=0.0, color_jitter=None)
+    assert [type(step) for step in t.transforms] == [T.RandomResizedCrop, T.ToTensor, T.Normalize]
+    assert t.transforms[0].scale == (0.5, 1.0)
+    t = T.create_transform({}, True, hflip=0.25, color_jitter=0.1)
+    assert t.transforms[1].p == 0.25 and t.transforms[2].saturation == (0.9, 1.1)
+
+
 def test_create_transform_rejects_bad_configs():
     with pytest.raises(ValueError, match="square"):
         T.create_transform({"input_size": (3, 32, 48)})
