@@ -23,6 +23,7 @@ from lucid._creation import (
     zeros,
     zeros_like,
 )
+from lucid._kernels._threads import get_num_threads, set_num_threads
 from lucid._ops import (
     abs,
     add,
@@ -187,6 +188,7 @@ __all__ = [
     "full_like",
     "ge",
     "gelu",
+    "get_num_threads",
     "get_rng_state",
     "gt",
     "inference_mode",
@@ -241,6 +243,7 @@ __all__ = [
     "save",
     "seed",
     "set_grad_enabled",
+    "set_num_threads",
     "set_rng_state",
     "sigmoid",
     "sin",
