@@ -29,6 +29,7 @@ run: $(VENV)/.run-deps
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy lucid
 
 test: lint
 	$(BIN)/python -m pytest

@@ -2,7 +2,8 @@
 
 Measures a 2048x2048 float32 matmul, a layer-norm-sized elementwise chain on
 an (8, 3136, 64) tensor (forward alone and forward + backward), the overhead
-of 10,000 tiny ops with and without autograd, and checks that no graph is
+of 10,000 tiny ops with and without autograd, a backward into 500 small
+leaves (gradient accumulation, which takes a lock), and checks that no graph is
 kept under ``lucid.no_grad()``. Prints medians, min-max and lucid/PyTorch
 ratios, and writes them to ``benchmarks/results/engine.json``.
 
@@ -33,6 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
 THREADS = 2
 SHAPE = (8, 3136, 64)
 TINY_OPS = 10_000
+LEAVES = 500
 SETTLE = 0.5  # seconds of quiet before each measurement
 
 
@@ -133,6 +135,27 @@ def tiny_ops_case(repeats: int, requires_grad: bool):
     return loop(la, lb), loop(ta, tb), repeats
 
 
+def many_leaves_case(repeats: int):
+    """Forward and backward over many small leaves: the cost of accumulating into .grad.
+
+    Every leaf takes the lock that makes accumulation thread-safe once per
+    backward; this case shows that cost on the single-threaded path.
+    """
+    shapes = [(64,)] * LEAVES
+
+    def step(lib: Any) -> Callable[[], None]:
+        leaves = [lib.ones(*s, requires_grad=True) for s in shapes]
+
+        def run() -> None:
+            for leaf in leaves:
+                leaf.grad = None
+            lib.stack([leaf.sum() for leaf in leaves]).sum().backward()
+
+        return run
+
+    return step(lucid), step(torch), repeats
+
+
 def graph_memory_check() -> dict[str, Any]:
     """Bytes still held after the chain's forward, with and without grad mode."""
     x, w, b = _chain_inputs(lucid, True)
@@ -194,6 +217,9 @@ def main() -> None:
         ),
         f"{TINY_OPS:,} tiny adds (4 elements), with grad": tiny_ops_case(
             max(3, int(7 * scale)), True
+        ),
+        f"backward into {LEAVES} leaves (64 elements), 1 thread": many_leaves_case(
+            max(3, int(15 * scale))
         ),
     }
 

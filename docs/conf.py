@@ -7,7 +7,8 @@ import warnings
 from importlib.metadata import version as _distribution_version
 from pathlib import Path
 
-# The local extensions: one page per registered model, links to public names.
+# The local extensions: one page per registered model, links to public names,
+# the benchmark table of the performance page.
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 from sphinx.deprecation import RemovedInSphinx10Warning
@@ -34,6 +35,7 @@ extensions = [
     "sphinx_autodoc_typehints",
     "sphinx.ext.viewcode",
     "lucid_api_links",
+    "lucid_benchmarks",
     "lucid_model_pages",
 ]
 
@@ -50,8 +52,10 @@ nitpick_ignore = [
     # need intersphinx, which fetches inventories from the internet, and the
     # build must work offline.
     ("py:class", "numpy.ndarray"),
+    ("py:class", "numpy.dtype"),
     ("py:class", "numpy.random._generator.Generator"),
     ("py:class", "collections.OrderedDict"),
+    ("py:class", "enum.Enum"),
     ("py:class", "collections.abc.Callable"),
     ("py:class", "collections.abc.Iterable"),
     ("py:class", "collections.abc.Iterator"),

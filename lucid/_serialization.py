@@ -266,6 +266,9 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray], metadata: dict |
     tmp = os.path.join(directory, f".{os.path.basename(path)[:64]}.{uuid.uuid4().hex}.tmp")
     try:
         safetensors.numpy.save_file(arrays, tmp, metadata=metadata)
+        # safetensors creates the file for its owner only; give it the permissions
+        # open() would (those of the file it replaces, else 0o666 less the umask).
+        os.chmod(tmp, _file_mode(path))
         # save_file has closed (flushed) the file; fsync through a new descriptor so the
         # data is on disk before the rename makes it the checkpoint.
         _fsync(tmp, os.O_RDONLY)
@@ -277,6 +280,20 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray], metadata: dict |
     # The rename itself lives in the directory: make it durable too (where the OS allows).
     with contextlib.suppress(OSError):
         _fsync(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+def _file_mode(path: str) -> int:
+    """The permission bits a file written at ``path`` should get."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = 0o022
+    # The umask without changing it (os.umask would race with other threads): Linux
+    # reports it in /proc; elsewhere the usual 0o022 is assumed.
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+    return 0o666 & ~umask
 
 
 def _fsync(path: str, flags: int) -> None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+import builtins
+import functools
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
 
 import numpy as np
 
-from lucid.autograd._grad_mode import _state as _grad_state
+# The grad-mode switch lives in its own leaf module (lucid.autograd
+# re-exports it), so this module imports nothing that imports it back.
+from lucid._grad_mode import _state as _grad_state
+
+if TYPE_CHECKING:
+    from lucid import return_types
 
 # The dtypes users name, as NumPy dtypes (``lucid.float32`` is ``np.dtype("float32")``).
 float32 = np.dtype("float32")
@@ -21,6 +30,149 @@ uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
 
 DEFAULT_FLOAT = float32
+
+# Tensor has methods named int, float and bool (as in PyTorch): inside its
+# class body these names are the methods, so annotations use these aliases,
+# as PyTorch's own stubs do.
+_int = builtins.int
+_float = builtins.float
+_bool = builtins.bool
+_Dims = _int | Sequence[_int] | None
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class Size(tuple[int, ...]):
+    """The shape of a tensor: a tuple of ints, as ``torch.Size``.
+
+    It prints as a plain tuple, ``(2, 3)`` (PyTorch: ``torch.Size([2, 3])``),
+    so shapes read the same in error messages and in NumPy code.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> s = lucid.zeros(2, 3).size()
+    >>> s, type(s).__name__, s[1], s.numel(), s == (2, 3)
+    ((2, 3), 'Size', 3, 6, True)
+    """
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        return math.prod(self)
+
+    @overload
+    def __getitem__(self, key: SupportsIndex) -> int: ...
+    @overload
+    def __getitem__(self, key: slice) -> Size: ...
+    def __getitem__(self, key: SupportsIndex | slice) -> int | Size:
+        if isinstance(key, slice):
+            return Size(super().__getitem__(key))
+        return super().__getitem__(key)
+
+
+class device:
+    """Where a tensor's data lives: lucid runs on the CPU, so always ``device("cpu")``.
+
+    Accepts what ``torch.device`` accepts for the CPU: ``"cpu"``, ``"cpu:0"``,
+    ``("cpu", 0)`` or another ``device``. Any other device type is an error
+    naming it.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.device("cpu"), lucid.ones(2).device == lucid.device("cpu")
+    (device(type='cpu'), True)
+    """
+
+    __slots__ = ("index", "type")
+    type: str
+    index: int | None
+
+    def __init__(self, type: str | device, index: int | None = None) -> None:
+        if isinstance(type, device):
+            spec, index = type.type, type.index if index is None else index
+        elif isinstance(type, str):
+            spec = type
+        else:
+            raise TypeError(f"device() takes a string such as 'cpu', got {type!r}")
+        kind, _, number = spec.partition(":")
+        if number:
+            if index is not None or not number.isdigit():
+                raise ValueError(f"invalid device string {spec!r}; expected 'cpu' or 'cpu:0'")
+            index = int(number)
+        if kind != "cpu":
+            raise RuntimeError(
+                f"lucid runs on the CPU only, got device {spec!r}; use device='cpu' "
+                "(or leave the device out)"
+            )
+        self.type = kind
+        self.index = index
+
+    def __eq__(self, other: object) -> _bool:
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> _int:
+        return hash((self.type, self.index))
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+_CPU = device("cpu")
+# Inside Tensor, ``device`` is the property: annotations use this alias.
+_device = device
+
+
+def to_dtype(args: Sequence[Any], dtype: Any = None, device: Any = None) -> np.dtype | None:
+    """The dtype asked for by ``.to(*args, dtype=, device=)`` (of a tensor or a module).
+
+    Positional arguments may be a dtype, a device (``"cpu"`` or a
+    :class:`device`) or a tensor (its dtype); every device is checked.
+    """
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype if dtype is None else dtype
+        elif isinstance(arg, _device):
+            pass
+        elif isinstance(arg, str):
+            try:
+                dtype = np.dtype(arg)  # lucid also takes dtype names ("float64")
+            except TypeError:
+                _device(arg)  # refuses any device but the CPU
+        else:
+            dtype = arg
+    if device is not None:
+        _device(device)
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"to() expects a dtype such as lucid.float64, a device or a tensor, got {dtype!r}"
+        ) from None
+
+
+def _numpy_aliases(method: _F) -> _F:
+    """Let a Tensor method take NumPy's ``axis=``/``keepdims=``, as the ops do.
+
+    The alias table lives with the ops (``lucid._ops._args``), imported after
+    Tensor exists: it is looked up per call, and only when keywords are given.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            _ops.resolve_aliases(name, kwargs)
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class _Version:
@@ -70,7 +222,17 @@ class Tensor:
     [[2.0, 4.0], [6.0, 8.0]]
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_version", "data", "grad", "requires_grad")
+    # ``_grad_hooks`` is set only on tensors that have post-accumulate hooks;
+    # everywhere else it stays unset (read with getattr) and costs nothing.
+    __slots__ = (
+        "__weakref__",
+        "_ctx",
+        "_grad_hooks",
+        "_version",
+        "data",
+        "grad",
+        "requires_grad",
+    )
 
     # Make NumPy defer to Tensor's reflected operators (``array + tensor``).
     __array_ufunc__ = None
@@ -98,11 +260,35 @@ class Tensor:
     # ------------------------------------------------------------ metadata ---
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def shape(self) -> Size:
+        """The size of each dimension, as a :class:`lucid.Size` (the same as ``size()``)."""
+        return Size(self.data.shape)
+
+    @overload
+    def size(self, dim: None = None) -> Size: ...
+    @overload
+    def size(self, dim: _int) -> _int: ...
+    def size(self, dim: _int | None = None) -> Size | _int:
+        """The shape as a :class:`lucid.Size`, or the size of dimension ``dim``, as in PyTorch.
+
+        Examples
+        --------
+        >>> import lucid
+        >>> x = lucid.zeros(2, 3)
+        >>> x.size(), x.size(-1)
+        ((2, 3), 3)
+        """
+        if dim is None:
+            return Size(self.data.shape)
+        return self.data.shape[_ops.norm_dim(dim, self.data.ndim)]
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> _int:
+        """The number of dimensions."""
+        return self.data.ndim
+
+    def dim(self) -> _int:
+        """The number of dimensions, as ``torch.Tensor.dim()``."""
         return self.data.ndim
 
     @property
@@ -110,12 +296,12 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
-        """Number of elements (like ``numpy.ndarray.size``)."""
-        return self.data.size
+    def device(self) -> _device:
+        """Always ``lucid.device("cpu")``."""
+        return _CPU
 
-    def numel(self) -> int:
-        """Number of elements, as ``torch.Tensor.numel``."""
+    def numel(self) -> _int:
+        """The number of elements, as ``torch.Tensor.numel``."""
         return self.data.size
 
     @property
@@ -137,28 +323,34 @@ class Tensor:
 
     # ---------------------------------------------------------- conversion ---
 
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
+    def numpy(self, *, force: _bool = False) -> np.ndarray:
+        """The underlying array (shared, not copied), as ``torch.Tensor.numpy``.
+
+        Unlike PyTorch, a tensor that requires grad needs no ``detach()``
+        first: the array is the data, outside the graph either way.
+        ``force`` is accepted for compatibility and changes nothing.
+        """
         return self.data
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(
-                f"item() needs a tensor with one element, got shape {self.shape!r}; "
-                "reduce it first, e.g. t.sum().item()"
+            raise RuntimeError(
+                f"a Tensor with {self.data.size} elements cannot be converted to Scalar "
+                f"(shape {self.shape!r}); reduce it first, e.g. t.sum().item()"
             )
         return self.data.item()
 
     def tolist(self) -> Any:
+        """The data as (nested) Python lists of numbers; a 0-d tensor gives a number."""
         return self.data.tolist()
 
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: _bool | None = None) -> np.ndarray:
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
-    def __len__(self) -> int:
+    def __len__(self) -> _int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
@@ -167,47 +359,80 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> _bool:
         if self.data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor of shape {self.shape!r} is ambiguous; "
                 "use .any() or .all()"
             )
-        return bool(self.data)
+        return _bool(self.data)
 
-    def __float__(self) -> float:
-        return float(self.item())
+    def __float__(self) -> _float:
+        return _float(self.item())
 
-    def __int__(self) -> int:
-        return int(self.item())
+    def __int__(self) -> _int:
+        return _int(self.item())
 
-    def __index__(self) -> int:
+    def __index__(self) -> _int:
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError(f"only one-element integer tensors are indices, got {self.dtype}")
-        return int(self.data)
+        return _int(self.data)
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy of this tensor in ``dtype``; differentiable between floating dtypes."""
         return _ops.astype(self, dtype)
 
-    def to(self, dtype: Any) -> Tensor:
-        """Same as ``astype`` (lucid runs on the CPU only)."""
-        return self.astype(dtype)
+    def to(
+        self,
+        *args: Any,
+        dtype: Any = None,
+        device: Any = None,
+        non_blocking: _bool = False,
+        copy: _bool = False,
+    ) -> Tensor:
+        """This tensor in another dtype (and/or on a device), as ``torch.Tensor.to``.
+
+        Takes ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other_tensor)`` or the keywords. It returns ``self`` when nothing
+        changes and ``copy`` is false. The only device is the CPU.
+
+        Examples
+        --------
+        >>> import lucid
+        >>> x = lucid.ones(2)
+        >>> x.to(lucid.float64).dtype, x.to("cpu") is x
+        (dtype('float64'), True)
+        """
+        target = to_dtype(args, dtype, device)
+        if target is None or target == self.data.dtype:
+            return _ops.clone(self) if copy else self
+        return _ops.astype(self, target)
+
+    def cpu(self) -> Tensor:
+        """``self``: lucid tensors always live on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Not available: lucid runs on the CPU only."""
+        raise RuntimeError("lucid runs on the CPU only; there is no .cuda(), use .cpu() or drop it")
 
     def float(self) -> Tensor:
-        return self.astype(float32)
+        return self.to(float32)
 
     def double(self) -> Tensor:
-        return self.astype(float64)
+        return self.to(float64)
+
+    def half(self) -> Tensor:
+        return self.to(float16)
 
     def long(self) -> Tensor:
-        return self.astype(int64)
+        return self.to(int64)
 
     def int(self) -> Tensor:
-        return self.astype(int32)
+        return self.to(int32)
 
     def bool(self) -> Tensor:
-        return self.astype(bool_)
+        return self.to(bool_)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
@@ -229,7 +454,7 @@ class Tensor:
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
-    def fill_(self, value: float) -> Tensor:
+    def fill_(self, value: _float) -> Tensor:
         self._check_inplace("fill_", None)
         self.data.fill(value)
         self._version.value += 1
@@ -237,7 +462,7 @@ class Tensor:
 
     # ------------------------------------------------------------ autograd ---
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: _bool = True) -> Tensor:
         """Set whether operations on this leaf tensor are recorded; returns ``self``."""
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
@@ -251,12 +476,51 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        """Call ``hook(tensor)`` once per backward, after this leaf's gradient is complete.
+
+        As ``torch.Tensor.register_post_accumulate_grad_hook``: the hook runs
+        when every contribution of the backward pass has been added to
+        ``.grad``; ``DistributedDataParallel`` uses it to start averaging
+        gradients while the rest of the backward still runs. Returns a handle
+        whose ``remove()`` unregisters the hook.
+
+        Examples
+        --------
+        >>> import lucid
+        >>> w = lucid.ones(2, requires_grad=True)
+        >>> seen = []
+        >>> handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+        >>> (w * 2 + w * 3).sum().backward()
+        >>> seen
+        [[5.0, 5.0]]
+        >>> handle.remove()
+        """
+        if not self.is_leaf:
+            raise RuntimeError(
+                "post-accumulate-grad hooks can only be registered on leaf tensors "
+                "(tensors created by the user, such as parameters)"
+            )
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        from lucid.nn.modules.module import RemovableHandle
+
+        global _grad_hooks_used
+        _grad_hooks_used = True
+        hooks: dict[_int, Callable[[Tensor], None]] | None = getattr(self, "_grad_hooks", None)
+        if hooks is None:
+            hooks = {}
+            self._grad_hooks = hooks
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def backward(self, gradient: Any = None, retain_graph: _bool = False) -> None:
         """Compute the gradient of this tensor with respect to the graph's leaves.
 
         Parameters
         ----------
-        grad:
+        gradient:
             Gradient of the final objective with respect to this tensor.
             May be omitted for a one-element tensor (it is then 1).
         retain_graph:
@@ -267,15 +531,15 @@ class Tensor:
                 "backward() on a tensor that does not require grad: no input of the "
                 "computation had requires_grad=True (or it ran under lucid.no_grad())"
             )
-        if grad is None:
+        if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(
                     f"backward() without a gradient needs a one-element tensor, got shape "
-                    f"{self.shape!r}; reduce it first (e.g. loss.sum()) or pass grad="
+                    f"{self.shape!r}; reduce it first (e.g. loss.sum()) or pass gradient="
                 )
             g = np.ones_like(self.data)
         else:
-            g = _to_array(grad, self.data.dtype)
+            g = _to_array(gradient, self.data.dtype)
             if g.shape != self.shape:
                 raise ValueError(
                     f"grad shape must match tensor shape, {g.shape!r} != {self.shape!r}"
@@ -306,7 +570,7 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> _int:
         return id(self)
 
     # --------------------------------------------------------- arithmetic ---
@@ -446,102 +710,169 @@ class Tensor:
         self.data[_ops.raw_index(index)] = value.data if isinstance(value, Tensor) else value
         self._version.value += 1
 
-    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+    def reshape(self, *shape: _int | Sequence[_int]) -> Tensor:
         return _ops.reshape(self, _ops.shape_arg(shape))
 
-    def view(self, *shape: int | Sequence[int]) -> Tensor:
+    def view(self, *shape: _int | Sequence[_int]) -> Tensor:
         return _ops.reshape(self, _ops.shape_arg(shape))
 
-    def permute(self, *axes: int | Sequence[int]) -> Tensor:
-        return _ops.permute(self, _ops.shape_arg(axes))
+    def permute(self, *dims: _int | Sequence[_int]) -> Tensor:
+        return _ops.permute(self, _ops.shape_arg(dims))
 
-    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
-        """With two axes, swap them (PyTorch style); with a full list, permute (NumPy style)."""
-        if len(axes) == 2 and all(isinstance(a, int) for a in axes):
-            return _ops.swapaxes(self, axes[0], axes[1])  # type: ignore[arg-type]
-        if not axes:
-            return self.T
-        return _ops.permute(self, _ops.shape_arg(axes))
+    def transpose(self, *dims: _int | Sequence[_int]) -> Tensor:
+        """With two dims, swap them (PyTorch); with a full list, permute (NumPy style)."""
+        return _ops.transpose(self, *dims)
 
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        return _ops.swapaxes(self, axis1, axis2)
+    def swapaxes(self, axis0: _int, axis1: _int) -> Tensor:
+        return _ops.swapaxes(self, axis0, axis1)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def swapdims(self, dim0: _int, dim1: _int) -> Tensor:
+        return _ops.swapaxes(self, dim0, dim1)
+
+    def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
         return _ops.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
-        return _ops.squeeze(self, axis)
+    @_numpy_aliases
+    def squeeze(self, dim: _Dims = None) -> Tensor:
+        return _ops.squeeze(self, dim)
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _ops.unsqueeze(self, axis)
+    @_numpy_aliases
+    def unsqueeze(self, dim: _int) -> Tensor:
+        return _ops.unsqueeze(self, dim)
 
-    def expand(self, *shape: int | Sequence[int]) -> Tensor:
+    def expand(self, *shape: _int | Sequence[_int]) -> Tensor:
         return _ops.expand(self, _ops.shape_arg(shape))
 
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+    def broadcast_to(self, shape: Sequence[_int]) -> Tensor:
         return _ops.expand(self, tuple(shape))
 
-    def repeat(self, *repeats: int | Sequence[int]) -> Tensor:
+    def repeat(self, *repeats: _int | Sequence[_int]) -> Tensor:
         return _ops.tile(self, _ops.shape_arg(repeats))
 
-    def tile(self, *reps: int | Sequence[int]) -> Tensor:
+    def tile(self, *reps: _int | Sequence[_int]) -> Tensor:
         return _ops.tile(self, _ops.shape_arg(reps))
 
-    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
-        return _ops.split(self, split_size_or_sections, axis)
+    @_numpy_aliases
+    def split(self, split_size: _int | Sequence[_int], dim: _int = 0) -> tuple[Tensor, ...]:
+        return _ops.split(self, split_size, dim)
 
-    def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
-        return _ops.chunk(self, chunks, axis)
+    @_numpy_aliases
+    def chunk(self, chunks: _int, dim: _int = 0) -> tuple[Tensor, ...]:
+        return _ops.chunk(self, chunks, dim)
 
     def contiguous(self) -> Tensor:
         return self
 
     # --------------------------------------------------------- reductions ---
+    # Each takes dim=/keepdim= (or NumPy's axis=/keepdims=): see lucid._ops.
 
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
+    @_numpy_aliases
+    def sum(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.sum(self, dim, keepdim)
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
+    @_numpy_aliases
+    def mean(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.mean(self, dim, keepdim)
 
+    @_numpy_aliases
     def var(
-        self, axis: int | tuple[int, ...] | None = None, correction: int = 1, keepdims: bool = False
+        self,
+        dim: _Dims = None,
+        unbiased: _bool | None = None,
+        keepdim: _bool = False,
+        *,
+        correction: _float | None = None,
     ) -> Tensor:
-        return _ops.var(self, axis, correction=correction, keepdims=keepdims)
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
 
+    @_numpy_aliases
     def std(
-        self, axis: int | tuple[int, ...] | None = None, correction: int = 1, keepdims: bool = False
+        self,
+        dim: _Dims = None,
+        unbiased: _bool | None = None,
+        keepdim: _bool = False,
+        *,
+        correction: _float | None = None,
     ) -> Tensor:
-        return _ops.std(self, axis, correction=correction, keepdims=keepdims)
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
+    @overload
+    def max(self) -> Tensor: ...
+    @overload
+    def max(self, dim: _int, keepdim: _bool = False) -> return_types.max: ...
+    @overload
+    def max(self, dim: Tensor) -> Tensor: ...
+    @_numpy_aliases
+    def max(self, dim: Any = None, keepdim: _bool = False) -> Any:
+        """The largest value, or ``(values, indices)`` along ``dim``: see :func:`lucid.max`."""
+        return _ops.max(self, dim, keepdim)
 
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
+    @overload
+    def min(self) -> Tensor: ...
+    @overload
+    def min(self, dim: _int, keepdim: _bool = False) -> return_types.min: ...
+    @overload
+    def min(self, dim: Tensor) -> Tensor: ...
+    @_numpy_aliases
+    def min(self, dim: Any = None, keepdim: _bool = False) -> Any:
+        """The smallest value, or ``(values, indices)`` along ``dim``: see :func:`lucid.min`."""
+        return _ops.min(self, dim, keepdim)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmax(self, axis, keepdims)
+    @_numpy_aliases
+    def amax(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.amax(self, dim, keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmin(self, axis, keepdims)
+    @_numpy_aliases
+    def amin(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.amin(self, dim, keepdim)
 
-    def logsumexp(
-        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
-    ) -> Tensor:
-        return _ops.logsumexp(self, axis, keepdims)
+    @_numpy_aliases
+    def argmax(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
+        return _ops.argmax(self, dim, keepdim)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.softmax(self, axis)
+    @_numpy_aliases
+    def argmin(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
+        return _ops.argmin(self, dim, keepdim)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.log_softmax(self, axis)
+    @_numpy_aliases
+    def sort(
+        self, dim: _int = -1, descending: _bool = False, stable: _bool = False
+    ) -> return_types.sort:
+        return _ops.sort(self, dim, descending, stable)
 
-    def any(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._from_array(np.asarray(self.data.any(axis=axis, keepdims=keepdims)))
+    @_numpy_aliases
+    def topk(
+        self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True
+    ) -> return_types.topk:
+        return _ops.topk(self, k, dim, largest, sorted)
 
-    def all(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._from_array(np.asarray(self.data.all(axis=axis, keepdims=keepdims)))
+    @_numpy_aliases
+    def logsumexp(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.logsumexp(self, dim, keepdim)
+
+    @_numpy_aliases
+    def softmax(self, dim: _int = -1) -> Tensor:
+        return _ops.softmax(self, dim)
+
+    @_numpy_aliases
+    def log_softmax(self, dim: _int = -1) -> Tensor:
+        return _ops.log_softmax(self, dim)
+
+    @_numpy_aliases
+    def cumsum(self, dim: _int) -> Tensor:
+        return _ops.cumsum(self, dim)
+
+    @_numpy_aliases
+    def norm(self, p: Any = "fro", dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.norm(self, p, dim, keepdim)
+
+    @_numpy_aliases
+    def any(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.any(self, dim, keepdim)
+
+    @_numpy_aliases
+    def all(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        return _ops.all(self, dim, keepdim)
 
     # ---------------------------------------------------------- elementwise ---
 
@@ -581,7 +912,7 @@ class Tensor:
     def abs(self) -> Tensor:
         return _ops.abs(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+    def clip(self, min: _float | None = None, max: _float | None = None) -> Tensor:
         return _ops.clip(self, min, max)
 
     clamp = clip
@@ -668,8 +999,8 @@ class Function:
         if record:
             ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
-        if not isinstance(out, np.ndarray):
-            out = np.asarray(out)
+        if type(out) is not np.ndarray or out.dtype.kind not in "fiub":
+            out = _forward_result(cls, out)
         result = Tensor._from_array(out, requires_grad=record)
         if cls._is_view and isinstance(args[0], Tensor):
             # Views share storage, so they share the version counter too: an
@@ -685,7 +1016,9 @@ class Function:
         # Edges point at the producing node of each input, or at the leaf
         # tensor itself: never at a non-leaf Tensor, so in-place rebinding of
         # a tensor cannot create a cycle.
-        parents, shapes, dtypes = [], [], []
+        parents: list[Any] = []
+        shapes: list[tuple[int, ...] | None] = []
+        dtypes: list[np.dtype | None] = []
         for a in args:
             if isinstance(a, Tensor):
                 parents.append((a._ctx if a._ctx is not None else a) if a.requires_grad else None)
@@ -721,6 +1054,19 @@ class Function:
                 )
 
 
+def _forward_result(fn: type[Function], out: Any) -> np.ndarray:
+    """A forward's result as an array of numbers, or an error naming the Function."""
+    if isinstance(out, np.ndarray | np.generic | _int | _float):
+        arr = np.asarray(out)
+        if arr.dtype.kind in "fiub":
+            return arr
+    raise TypeError(
+        f"{fn.__name__}.forward returned {type(out).__name__} {getattr(out, 'dtype', '')}".rstrip()
+        + "; it must return a NumPy array of numbers (floating, integer or bool), e.g. "
+        "np.asarray(result)"
+    )
+
+
 # ---------------------------------------------------------------- backward ---
 
 
@@ -747,13 +1093,61 @@ def _topological_order(root: Function) -> list[Function]:
     return order
 
 
+# Set by the first register_post_accumulate_grad_hook(): until then no backward
+# spends time looking for hooked leaves.
+_grad_hooks_used = False
+
+
+class _PendingHooks:
+    """Leaves with post-accumulate hooks, and how many gradients each still awaits."""
+
+    def __init__(self, order: list[Function]) -> None:
+        self.leaves: dict[int, Tensor] = {}
+        self.waiting: dict[int, int] = {}
+        self.received: set[int] = set()
+        if not _grad_hooks_used:
+            return
+        for node in order:
+            for parent in node.parents:
+                if isinstance(parent, Tensor) and getattr(parent, "_grad_hooks", None):
+                    self.leaves[id(parent)] = parent
+                    self.waiting[id(parent)] = self.waiting.get(id(parent), 0) + 1
+
+    def arrived(self, leaf: Tensor, accumulated: bool) -> None:
+        key = id(leaf)
+        if accumulated:
+            self.received.add(key)
+        self.waiting[key] -= 1
+        if self.waiting[key] == 0:
+            del self.waiting[key]
+            if key in self.received:
+                _run_grad_hooks(leaf)
+
+    def finish(self) -> None:
+        # A node that got no gradient never passes one on: leaves still waiting
+        # for it are complete now, and fire if anything reached them.
+        for key in list(self.waiting):
+            if key in self.received:
+                _run_grad_hooks(self.leaves[key])
+        self.waiting.clear()
+
+
+def _run_grad_hooks(leaf: Tensor) -> None:
+    for hook in list(leaf._grad_hooks.values()):
+        hook(leaf)
+
+
 def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     """Propagate ``grad`` from ``root`` to every leaf that requires a gradient."""
     if root._ctx is None:
         _accumulate(root, grad)
+        if getattr(root, "_grad_hooks", None):
+            _run_grad_hooks(root)
         return
     grads: dict[int, np.ndarray] = {id(root._ctx): grad}
-    for node in _topological_order(root._ctx):
+    order = _topological_order(root._ctx)
+    hooked = _PendingHooks(order)
+    for node in order:
         g = grads.pop(id(node), None)
         if g is None:
             continue
@@ -775,6 +1169,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         edges = zip(node.parents, node.input_shapes, node.input_dtypes, input_grads, strict=True)
         for parent, shape, dtype, pg in edges:
             if parent is None or pg is None:
+                if hooked.waiting and id(parent) in hooked.waiting:
+                    hooked.arrived(parent, accumulated=False)
                 continue
             pg = np.asarray(pg)
             if pg.shape != shape:
@@ -788,6 +1184,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 pg = pg.astype(dtype)
             if isinstance(parent, Tensor):
                 _accumulate(parent, pg)
+                if hooked.waiting and id(parent) in hooked.waiting:
+                    hooked.arrived(parent, accumulated=True)
             else:
                 key = id(parent)
                 previous = grads.get(key)
@@ -795,15 +1193,27 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         if not retain_graph:
             node.saved_arrays = ()
             node.freed = True
+    if hooked.waiting:
+        hooked.finish()
+
+
+# Accumulation into a leaf's .grad holds a lock, as in PyTorch: threads that
+# back-propagate into the same leaves at once would otherwise lose updates
+# (NumPy releases the GIL inside ``+=``, and two threads could both find
+# ``grad`` unset). Leaves share 64 locks by address, so threads working on
+# different parameters rarely wait; an uncontended lock costs a fraction of
+# a microsecond per leaf.
+_GRAD_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def _accumulate(leaf: Tensor, grad: np.ndarray) -> None:
     grad = grad.astype(leaf.data.dtype, copy=False)
-    if leaf.grad is None:
-        # Copy: a backward may hand the same array to several inputs.
-        leaf.grad = Tensor._from_array(np.array(grad, copy=True))
-    else:
-        leaf.grad.data += grad
+    with _GRAD_LOCKS[(id(leaf) >> 4) & 63]:
+        if leaf.grad is None:
+            # Copy: a backward may hand the same array to several inputs.
+            leaf.grad = Tensor._from_array(np.array(grad, copy=True))
+        else:
+            leaf.grad.data += grad
 
 
 # The one import cycle of the engine, documented here: the ops build on

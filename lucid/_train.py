@@ -46,6 +46,11 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--img-size", type=int, help="input image size (default: the model's)")
     parser.add_argument("-b", "--batch-size", type=int, default=32, help="batch size (32)")
     parser.add_argument("-j", "--workers", type=int, default=2, help="loader processes (2)")
+    parser.add_argument(
+        "--distributed", action="store_true",
+        help="one of several MPI ranks (start with mpirun -n N): each reads its share of "
+        "the data; --batch-size is per rank",
+    )  # fmt: skip
 
 
 def add_parsers(commands: Any) -> None:
@@ -118,17 +123,44 @@ def _data_config(model: Any, img_size: int | None) -> dict[str, Any]:
     return cfg
 
 
-def _loader(dataset: Any, args: argparse.Namespace, shuffle: bool, generator: Any = None) -> Any:
+def _loader(
+    dataset: Any,
+    args: argparse.Namespace,
+    shuffle: bool,
+    generator: Any = None,
+    sampler: Any = None,
+) -> Any:
     from lucid.data import DataLoader
 
     return DataLoader(
         dataset,
         batch_size=args.batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         num_workers=args.workers,
         generator=generator,
         persistent_workers=args.workers > 0,
     )
+
+
+def _rank_share(dataset: Any) -> Any:
+    """This rank's samples for evaluation: every world-size-th, none repeated (no padding)."""
+    import lucid.distributed as dist
+    from lucid.data import Subset
+
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return dataset
+    return Subset(dataset, range(dist.get_rank(), len(dataset), dist.get_world_size()))
+
+
+def _start_distributed(args: argparse.Namespace) -> tuple[int, int]:
+    """Join the MPI ranks when ``--distributed``; (rank, world size), (0, 1) otherwise."""
+    if not args.distributed:
+        return 0, 1
+    import lucid.distributed as dist
+
+    dist.init_process_group()
+    return dist.get_rank(), dist.get_world_size()
 
 
 def _check_positive(args: argparse.Namespace, *names: str) -> None:
@@ -189,6 +221,12 @@ def _evaluate(model: Any, loader: Iterable[Any], num_classes: int) -> dict[str, 
             correct1 += int((topk[:, 0] == labels).sum())
             correctk += int((topk == labels[:, None]).any(axis=1).sum())
             total += len(labels)
+    sums = np.array([loss_sum, correct1, correctk, total], dtype=np.float64)
+    import lucid.distributed as dist
+
+    if dist.is_initialized():
+        dist.all_reduce(sums)  # every rank saw its own share: add the counts up
+    loss_sum, correct1, correctk, total = sums.tolist()
     if total == 0:
         raise TrainError("the validation split holds no image")
     return {
@@ -295,8 +333,10 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
             raise TrainError(
                 f"{args.resume} is a checkpoint of {resume.get('arch')!r}, not of {args.model!r}"
             )
-    lucid.manual_seed(args.seed)
-    generator = lucid.Generator().manual_seed(args.seed)
+    rank, world = _start_distributed(args)
+    # As timm: each rank draws its own augmentations and dropout masks.
+    lucid.manual_seed(args.seed + rank)
+    generator = lucid.Generator().manual_seed(args.seed + rank)
 
     train_set = ImageFolder(_split(args.data_dir, args.train_split))
     val_set = ImageFolder(_split(args.data_dir, args.val_split))
@@ -322,8 +362,13 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
         color_jitter=args.color_jitter or None,
     )
     val_set.transform = create_transform(cfg)
-    train_loader = _loader(train_set, args, shuffle=True, generator=generator)
-    val_loader = _loader(val_set, args, shuffle=False)
+    sampler = None
+    if world > 1:
+        import lucid.distributed as dist
+
+        sampler = dist.DistributedSampler(train_set, shuffle=True, seed=args.seed)
+    train_loader = _loader(train_set, args, shuffle=True, generator=generator, sampler=sampler)
+    val_loader = _loader(_rank_share(val_set), args, shuffle=False)
 
     optimizer = optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = _schedule(optimizer, args, len(train_loader))
@@ -335,9 +380,19 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
         lucid.set_rng_state(resume["rng_state"])
         generator.set_state(resume["loader_rng_state"])
         start_epoch, best = int(resume["epoch"]), resume.get("best_metric")
-        print(f"resumed {args.resume} after epoch {start_epoch}", file=out)
+        if rank == 0:
+            print(f"resumed {args.resume} after epoch {start_epoch}", file=out)
+    trained = model
+    if args.distributed:
+        import lucid.distributed as dist
 
-    os.makedirs(args.output, exist_ok=True)
+        # Wraps after resuming, so every rank starts from rank 0's weights.
+        trained = dist.DistributedDataParallel(model)
+
+    # Only rank 0 writes: the log, the checkpoints (atomic) and the messages.
+    writer = rank == 0
+    if writer:
+        os.makedirs(args.output, exist_ok=True)
     log = _Log(args.output, args.log_format)
     last = os.path.join(args.output, "last.safetensors")
     epoch = start_epoch
@@ -351,10 +406,12 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
     try:
         for epoch in range(start_epoch, args.epochs):
             start = time.perf_counter()
+            if sampler is not None:
+                sampler.set_epoch(epoch)
             train_loss = _train_one_epoch(
-                model, train_loader, optimizer, scheduler, args, epoch, F, nn
+                trained, train_loader, optimizer, scheduler, args, epoch, F, nn, show=writer
             )
-            metrics = _evaluate(model, val_loader, num_classes)
+            metrics = _evaluate(trained, val_loader, num_classes)
             row = {
                 "epoch": epoch + 1,
                 "train_loss": train_loss,
@@ -362,12 +419,14 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
                 "lr": optimizer.param_groups[0]["lr"],
                 "epoch_time": time.perf_counter() - start,
             }
-            log.write(row)
             if best is None or metrics["eval_top1"] > best:
                 best = metrics["eval_top1"]
-                _save(
-                    os.path.join(args.output, "model_best.safetensors"), snapshot(epoch + 1, best)
-                )
+                if writer:
+                    best_path = os.path.join(args.output, "model_best.safetensors")
+                    _save(best_path, snapshot(epoch + 1, best))
+            if not writer:
+                continue
+            log.write(row)
             _save(last, snapshot(epoch + 1, metrics["eval_top1"]))
             print(
                 f"epoch {epoch + 1}/{args.epochs}: train_loss {train_loss:.4f}  "
@@ -378,11 +437,14 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
             )
     except KeyboardInterrupt:
         # The epoch in progress is lost, but not the weights: resuming repeats it.
-        path = os.path.join(args.output, "interrupted.safetensors")
-        _save(path, snapshot(epoch, None))
-        print(f"\ninterrupted: saved {path} (resume with --resume {path})", file=out, flush=True)
+        if writer:
+            path = os.path.join(args.output, "interrupted.safetensors")
+            _save(path, snapshot(epoch, None))
+            print(f"\ninterrupted: saved {path} (resume with --resume {path})", file=out)
+            out.flush()
         return 130
-    print(f"best top1 {best:.2f}; checkpoints in {args.output}", file=out)
+    if writer:
+        print(f"best top1 {best:.2f}; checkpoints in {args.output}", file=out)
     return 0
 
 
@@ -395,6 +457,7 @@ def _train_one_epoch(
     epoch: int,
     F: Any,
     nn: Any,
+    show: bool = True,
 ) -> float:
     """One pass over the training data with a progress bar; returns the mean loss."""
     from tqdm import tqdm
@@ -402,8 +465,9 @@ def _train_one_epoch(
     model.train()
     loss_sum, seen = 0.0, 0
     start = time.perf_counter()
-    # disable=None: a bar on a terminal, silence in logs and pipes.
-    with tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=None, leave=False) as bar:
+    # disable=None shows it on a terminal only; other ranks than 0 never show it.
+    disable = None if show else True
+    with tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=disable, leave=False) as bar:
         for images, targets in bar:
             loss = F.cross_entropy(model(images), targets, label_smoothing=args.smoothing)
             optimizer.zero_grad()
@@ -416,7 +480,14 @@ def _train_one_epoch(
             seen += len(targets)
             rate = seen / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", img_s=f"{rate:.1f}")
-    return loss_sum / max(seen, 1)
+    import numpy as np
+
+    import lucid.distributed as dist
+
+    sums = np.array([loss_sum, seen], dtype=np.float64)
+    if dist.is_initialized():
+        dist.all_reduce(sums)  # the log shows the mean over every rank's samples
+    return float(sums[0] / max(sums[1], 1))
 
 
 def validate_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -426,6 +497,7 @@ def validate_command(args: argparse.Namespace, out: TextIO) -> int:
     from lucid.vision.transforms import create_transform
 
     _check_positive(args, "batch_size", "num_classes", "img_size")
+    rank, _ = _start_distributed(args)
     checkpoint = None if args.checkpoint is None else lucid.load(args.checkpoint)
     info = checkpoint if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint else {}
     dataset = ImageFolder(_split(args.data_dir, args.split))
@@ -445,8 +517,10 @@ def validate_command(args: argparse.Namespace, out: TextIO) -> int:
         "model": args.model,
         "checkpoint": args.checkpoint,
         "images": len(dataset),
-        **_evaluate(model, _loader(dataset, args, shuffle=False), int(num_classes)),
+        **_evaluate(model, _loader(_rank_share(dataset), args, shuffle=False), int(num_classes)),
     }
+    if rank != 0:
+        return 0
     print(json.dumps(results, indent=2), file=out)
     if args.results_file:
         with open(args.results_file, "w") as f:

@@ -43,7 +43,7 @@ def build_and_run(batch: int) -> None:
     start = time.perf_counter()
     model = lucid.models.pvt_medium().eval()
     print(f"built in {time.perf_counter() - start:.2f} s")
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params:,}")
     summary(model, (1, 3, 224, 224))
 

@@ -32,7 +32,7 @@ def _definition_name(target: str) -> str | None:
     """``module.qualname`` of the object ``target`` names, e.g. for a re-export.
 
     ``lucid.no_grad`` is documented once, as ``lucid.autograd.no_grad``, and
-    Sphinx knows it under its definition too (``lucid.autograd._grad_mode.no_grad``).
+    Sphinx knows it under its definition too (``lucid._grad_mode.no_grad``).
     """
     module_name, _, attribute = target.rpartition(".")
     module = sys.modules.get(module_name)

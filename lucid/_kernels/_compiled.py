@@ -19,6 +19,8 @@ from types import ModuleType
 
 import numpy as np
 
+from lucid._kernels._threads import kernel_threads
+
 # Below this many elements NumPy is as fast, and nothing gets compiled.
 MIN_SIZE = 1 << 14
 
@@ -39,18 +41,28 @@ def _load() -> ModuleType | None:
     return _module
 
 
-def compiled(first: np.ndarray, *others: np.ndarray | None) -> ModuleType | None:
+def compiled(
+    first: np.ndarray,
+    *others: np.ndarray | None,
+    min_size: int = MIN_SIZE,
+    floats: tuple[type[np.floating], ...] = (np.float32,),
+) -> ModuleType | None:
     """The compiled kernels if they can work on these arrays, else ``None``.
 
-    They can when numba is available and every array given is float32 and
-    C-contiguous, the first having at least ``MIN_SIZE`` elements.
+    They can when numba is available and every array given is C-contiguous
+    and of the first one's dtype, one of ``floats`` (float32 unless a kernel
+    also compiles for others), the first having at least ``min_size``
+    elements.
     """
-    if first.size < MIN_SIZE:
+    if first.size < min_size or first.dtype not in floats:
         return None
     for a in (first, *others):
-        if a is not None and (a.dtype != np.float32 or not a.flags.c_contiguous):
+        if a is not None and (a.dtype != first.dtype or not a.flags.c_contiguous):
             return None
-    return _load()
+    module = _load()
+    # Kernel dispatch is where the thread count follows the load (BLAS's too).
+    kernel_threads()
+    return module
 
 
 @contextlib.contextmanager

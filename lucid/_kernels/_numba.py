@@ -12,9 +12,10 @@ instead of raising, which is what lets LLVM vectorise loops that divide),
 and, only on kernels that sum along rows, ``fastmath={"reassoc"}``, which
 lets those sums run in SIMD lanes.
 
-Threads. Large arrays are split by rows over ``NUMBA_NUM_THREADS`` threads
-(all cores by default): the calling thread and helper threads of this
-module, which sleep between calls; the kernels release the GIL. numba's own
+Threads. Large arrays are split by rows over ``lucid.get_num_threads()``
+threads (see ``lucid._kernels._threads``): the calling thread and helper
+threads of this module, which sleep between calls and hold no array
+between them; the kernels release the GIL. numba's own
 ``parallel=True`` was measured and not used: its OpenMP pool keeps threads
 spinning after each kernel, taking the cores from the BLAS threads of the
 next matmul (a PVT forward ran up to 10x slower), and its workqueue pool
@@ -32,19 +33,19 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numba
 import numpy as np
 from numba import njit
 
 from lucid._kernels._gelu import ERF_P, ERF_Q
+from lucid._kernels._threads import kernel_threads
 
 # Arrays with fewer elements run on the calling thread alone: waking a
 # helper thread costs about 0.08 ms on a VM.
 PARALLEL_MIN = 1 << 18
 
 _f32 = np.float32
-_FLAGS = {"cache": True, "error_model": "numpy", "nogil": True}
-_ROW_SUMS = {**_FLAGS, "fastmath": {"reassoc"}}
+_FLAGS: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
+_ROW_SUMS: dict[str, Any] = {**_FLAGS, "fastmath": {"reassoc"}}
 
 # ------------------------------------------------------- scalar helpers ---
 # Module-level float32 constants are frozen into the compiled code.
@@ -252,21 +253,139 @@ def _softmax_backward_rows(grad, attn, scale, lo, hi):
             grad[i, j] = (grad[i, j] - t) * attn[i, j] * scale
 
 
+# ------------------------------------------------------------------ Adam ---
+
+
+@njit(**_FLAGS)
+def _adam_rows(p, g, m, v, vmax, coefficients, lo, hi):
+    # 1-D arrays; vmax of 0 values: no amsgrad. The same float32 operations,
+    # in the same order, as the NumPy path of lucid._kernels._adam.
+    sign, coupled, decay, keep1, beta2, keep2, root2, eps, step = coefficients
+    for i in range(lo, hi):
+        gi = g[i] * sign
+        if coupled != 0:
+            gi = gi + coupled * p[i]
+        mi = m[i] + (gi - m[i]) * keep1
+        vi = v[i] * beta2 + gi * gi * keep2
+        m[i] = mi
+        v[i] = vi
+        if vmax.shape[0] != 0:
+            vi = max(vmax[i], vi)
+            vmax[i] = vi
+        p[i] = p[i] * decay - mi / (np.sqrt(vi) / root2 + eps) * step
+
+
+# ------------------------------------------------ depthwise convolution ---
+# Channels-last: x (N, H, W, C), weight (kh, kw, C), output (N, Ho, Wo, C).
+# geometry = (stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w);
+# taps that fall into the padding are skipped, so nothing is padded. The
+# innermost loop runs along the channels, contiguous in every array, and is
+# vectorised. Rows are (image, output row) pairs for the forward and the
+# weight gradient, (image, input row) pairs for the input gradient, which
+# gathers from the output gradient so that no two threads write one element.
+# No "reassoc": every sum here is across rows, not along them.
+
+
+@njit(**_FLAGS)
+def _depthwise_rows(x, w, bias, out, geometry, lo, hi):
+    sh, sw, ph, pw, dh, dw = geometry
+    h, wd, c = x.shape[1], x.shape[2], x.shape[3]
+    kh, kw = w.shape[0], w.shape[1]
+    ho, wo = out.shape[1], out.shape[2]
+    for r in range(lo, hi):
+        b, oy = r // ho, r % ho
+        for ox in range(wo):
+            o = out[b, oy, ox]
+            if bias.shape[0] == 0:
+                o[:] = 0
+            else:
+                o[:] = bias
+            for i in range(kh):
+                iy = oy * sh - ph + i * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = ox * sw - pw + j * dw
+                    if ix < 0 or ix >= wd:
+                        continue
+                    xs = x[b, iy, ix]
+                    ws = w[i, j]
+                    for k in range(c):
+                        o[k] += xs[k] * ws[k]
+
+
+@njit(**_FLAGS)
+def _depthwise_grad_input_rows(g, w, gx, geometry, lo, hi):
+    sh, sw, ph, pw, dh, dw = geometry
+    h, wd, c = gx.shape[1], gx.shape[2], gx.shape[3]
+    kh, kw = w.shape[0], w.shape[1]
+    ho, wo = g.shape[1], g.shape[2]
+    for r in range(lo, hi):
+        b, iy = r // h, r % h
+        for ix in range(wd):
+            o = gx[b, iy, ix]
+            o[:] = 0
+            for i in range(kh):
+                t = iy + ph - i * dh
+                if t < 0 or t % sh != 0 or t // sh >= ho:
+                    continue
+                oy = t // sh
+                for j in range(kw):
+                    u = ix + pw - j * dw
+                    if u < 0 or u % sw != 0 or u // sw >= wo:
+                        continue
+                    gs = g[b, oy, u // sw]
+                    ws = w[i, j]
+                    for k in range(c):
+                        o[k] += gs[k] * ws[k]
+
+
+@njit(**_FLAGS)
+def _depthwise_grad_weight_rows(g, x, gw, gb, row, geometry, lo, hi):
+    # gw (kh, kw, C) and gb (C, or 0 values) receive these rows' share;
+    # row is scratch of gw's shape. Each output row is summed into it first,
+    # then added to gw: two short chains of float32 additions instead of one
+    # of N*Ho*Wo, for accuracy.
+    sh, sw, ph, pw, dh, dw = geometry
+    h, wd, c = x.shape[1], x.shape[2], x.shape[3]
+    kh, kw = gw.shape[0], gw.shape[1]
+    ho, wo = g.shape[1], g.shape[2]
+    gw[:] = 0
+    gb[:] = 0
+    for r in range(lo, hi):
+        b, oy = r // ho, r % ho
+        row[:] = 0
+        for ox in range(wo):
+            gs = g[b, oy, ox]
+            if gb.shape[0] != 0:
+                for k in range(c):
+                    gb[k] += gs[k]
+            for i in range(kh):
+                iy = oy * sh - ph + i * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = ox * sw - pw + j * dw
+                    if ix < 0 or ix >= wd:
+                        continue
+                    xs = x[b, iy, ix]
+                    acc = row[i, j]
+                    for k in range(c):
+                        acc[k] += gs[k] * xs[k]
+        gw += row
+
+
 # --------------------------------------------------------------- threads ---
 
 
 class _Helpers:
     """Threads that run a kernel on their share of the rows while the caller runs its own."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
-        self.inboxes: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(count)]
-        for inbox in self.inboxes:
-            thread = threading.Thread(target=self._serve, args=(inbox,), daemon=True)
-            thread.name = "lucid-kernels"
-            thread.start()
+        self.inboxes: list[queue.SimpleQueue[Any]] = []
 
     def _serve(self, inbox: queue.SimpleQueue[Any]) -> None:
         while True:
@@ -274,13 +393,24 @@ class _Helpers:
             try:
                 kernel(*args)
             except BaseException as error:  # handed to the caller, which raises it
-                self.done.put(error)
+                result: BaseException | None = error
             else:
-                self.done.put(None)
+                result = None
+            # Hold no array while waiting for the next call: the caller may
+            # have dropped them, and they can be hundreds of megabytes.
+            del kernel, args
+            self.done.put(result)
 
     def run(self, kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]]) -> None:
         # One caller at a time: the helpers' answers share one queue.
         with self.lock:
+            # Started as needed: the thread count may rise (set_num_threads, less load).
+            while len(self.inboxes) < len(calls) - 1:
+                inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                thread = threading.Thread(target=self._serve, args=(inbox,), daemon=True)
+                thread.name = "lucid-kernels"
+                thread.start()
+                self.inboxes.append(inbox)
             for inbox, args in zip(self.inboxes, calls[1:], strict=False):
                 inbox.put((kernel, args))
             errors = []
@@ -301,7 +431,7 @@ _helpers_lock = threading.Lock()
 
 def _spans(rows: int, size: int) -> list[tuple[int, int]]:
     """The rows ``[lo, hi)`` of each thread: one span for arrays below PARALLEL_MIN."""
-    parts = 1 if size < PARALLEL_MIN else max(1, min(rows, numba.config.NUMBA_NUM_THREADS))
+    parts = 1 if size < PARALLEL_MIN else max(1, min(rows, kernel_threads()))
     return [(k * rows // parts, (k + 1) * rows // parts) for k in range(parts)]
 
 
@@ -314,14 +444,18 @@ def _run_parts(kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]]) ->
     with _helpers_lock:
         # None yet, or a forked child, which has the object but not the threads.
         if _helpers is None or _helpers.pid != os.getpid():
-            _helpers = _Helpers(numba.config.NUMBA_NUM_THREADS - 1)
+            _helpers = _Helpers()
     _helpers.run(kernel, calls)
+
+
+def _run_rows(kernel: Callable[..., None], rows: int, size: int, *args: Any) -> None:
+    """Run ``kernel(*args, lo, hi)`` over ``rows`` rows (``size`` elements) on the threads."""
+    _run_parts(kernel, [(*args, lo, hi) for lo, hi in _spans(rows, size)])
 
 
 def _run(kernel: Callable[..., None], *args: Any) -> None:
     """Run ``kernel(*args, lo, hi)`` over all rows of ``args[0]``, split between threads."""
-    first = args[0]
-    _run_parts(kernel, [(*args, lo, hi) for lo, hi in _spans(first.shape[0], first.size)])
+    _run_rows(kernel, args[0].shape[0], args[0].size, *args)
 
 
 # -------------------------------------------------------------- wrappers ---
@@ -395,3 +529,33 @@ def softmax(s, scale) -> None:
 def softmax_backward(grad, attn, scale) -> None:
     """``grad`` becomes the gradient of the scores of :func:`softmax`, in place."""
     _run(_softmax_backward_rows, grad, attn, _f32(scale))
+
+
+def depthwise(x, weight, bias, out, geometry) -> None:
+    """Depthwise convolution of ``x`` (N, H, W, C), weight (kh, kw, C), into ``out``."""
+    bias = np.empty(0, x.dtype) if bias is None else bias
+    rows = out.shape[0] * out.shape[1]
+    _run_rows(_depthwise_rows, rows, out.size, x, weight, bias, out, geometry)
+
+
+def depthwise_grad_input(grad, weight, gx, geometry) -> None:
+    """Fill ``gx`` (N, H, W, C) with the input gradient of :func:`depthwise`."""
+    rows = gx.shape[0] * gx.shape[1]
+    _run_rows(_depthwise_grad_input_rows, rows, gx.size, grad, weight, gx, geometry)
+
+
+def depthwise_grad_weight(grad, x, shape, bias, geometry):
+    """The weight gradient (kh, kw, C) of :func:`depthwise` and, with ``bias``, the bias's."""
+    spans = _spans(grad.shape[0] * grad.shape[1], grad.size)
+    # Each thread sums its rows' share; the shares are added at the end.
+    gw = np.empty((len(spans), *shape), grad.dtype)
+    gb = np.empty((len(spans), shape[2] if bias else 0), grad.dtype)
+    row = np.empty((len(spans), *shape), grad.dtype)
+    calls = [(grad, x, gw[k], gb[k], row[k], geometry, lo, hi) for k, (lo, hi) in enumerate(spans)]
+    _run_parts(_depthwise_grad_weight_rows, calls)
+    return gw.sum(axis=0), (gb.sum(axis=0) if bias else None)
+
+
+def adam(p, g, m, v, vmax, coefficients) -> None:
+    """One Adam/AdamW step on 1-D arrays, in place (see ``lucid._kernels._adam``)."""
+    _run(_adam_rows, p, g, m, v, _NO_VALUES if vmax is None else vmax, coefficients)

@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from lucid._tensor import Tensor
 
-Axis = int | tuple[int, ...] | None
+Axis = int | Sequence[int] | None
+F = TypeVar("F", bound=Callable[..., Any])
+
+# NumPy's names for two arguments, accepted as aliases as PyTorch's own argument
+# parser does (``numpy_compatibility_arg_names`` in
+# torch/csrc/utils/python_arg_parser.cpp). This table is the one place where
+# lucid resolves them: every op and Tensor method that takes a dim goes through
+# ``numpy_aliases`` or ``resolve_aliases``.
+NUMPY_ALIASES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def resolve_aliases(op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Rename NumPy keyword arguments in ``kwargs`` (in place) to PyTorch's names."""
+    for alias, name in NUMPY_ALIASES.items():
+        if alias in kwargs:
+            if name in kwargs:
+                raise TypeError(
+                    f"{op}() got both {name}= and its NumPy spelling {alias}=; pass only {name}="
+                )
+            kwargs[name] = kwargs.pop(alias)
+    return kwargs
+
+
+def numpy_aliases(fn: F) -> F:
+    """Let ``fn`` (which names its arguments ``dim``/``keepdim``) take ``axis``/``keepdims`` too."""
+    op = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            resolve_aliases(op, kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def as_tensor(x: Any) -> Tensor:
@@ -39,26 +73,27 @@ def broadcasting(fn: Callable[..., Any], op: str, *operands: Any) -> Any:
         raise
 
 
-def norm_dim(axis: int, ndim: int, what: str = "axis") -> int:
-    if not isinstance(axis, int | np.integer):
-        raise TypeError(f"{what} must be an integer, got {axis!r}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(
-            f"{what} {axis} is out of range for a tensor with {ndim} dimensions "
+def norm_dim(dim: Any, ndim: int, what: str = "dim") -> int:
+    """``dim`` as a non-negative index for a tensor of ``ndim`` dimensions (-1 is the last)."""
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+        raise TypeError(f"{what} must be an integer, got {dim!r}")
+    if not -ndim <= dim < ndim:
+        raise IndexError(
+            f"{what} {dim} is out of range for a tensor with {ndim} dimensions "
             f"(expected {-ndim} to {ndim - 1})"
         )
-    return int(axis) % ndim
+    return int(dim) % ndim
 
 
-def norm_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
-    """Reduction axes as a sorted tuple of non-negative ints (all axes for ``None``)."""
-    if axis is None:
+def norm_axis(dim: Axis, ndim: int) -> tuple[int, ...]:
+    """Reduction dims as a sorted tuple of non-negative ints (all dims for ``None``)."""
+    if dim is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    # A 0-d tensor accepts axis 0 or -1, as in PyTorch, and reduces over nothing.
-    normed = tuple(sorted(norm_dim(ax, builtins.max(ndim, 1)) for ax in axes))
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    # A 0-d tensor accepts dim 0 or -1, as in PyTorch, and reduces over nothing.
+    normed = tuple(sorted(norm_dim(d, builtins.max(ndim, 1)) for d in dims))
     if len(set(normed)) != len(normed):
-        raise ValueError(f"axis {axis!r} names the same axis twice")
+        raise ValueError(f"dim {dim!r} names the same dimension twice")
     return normed if ndim else ()
 
 

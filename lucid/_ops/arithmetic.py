@@ -12,7 +12,7 @@ from lucid._ops._args import (
     broadcasting,
     is_float,
 )
-from lucid._ops.dtypes import astype, promote
+from lucid._ops.dtypes import cast, check_same_dtype, promote
 from lucid._tensor import DEFAULT_FLOAT, Function, Tensor
 
 
@@ -132,7 +132,8 @@ def div(a: Any, b: Any) -> Tensor:
     """
     a, b = promote(a, b)
     if not (is_float(a) or is_float(b)):
-        a = astype(a, DEFAULT_FLOAT) if isinstance(a, Tensor) else float(a)
+        # Integer true division gives the default float dtype, as in PyTorch.
+        a, b = (cast(x, DEFAULT_FLOAT) if isinstance(x, Tensor) else float(x) for x in (a, b))
     return Div.apply(a, b)
 
 
@@ -151,7 +152,14 @@ class Pow(Function):
         a, b, out = ctx.saved_arrays
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(grad * b * np.power(a, b - 1), np.shape(a))
+            if np.ndim(b) == 0 and b != 0:  # the common x ** 2
+                d = b * np.power(a, b - 1)
+            else:
+                # x ** 0 is flat everywhere, also at x = 0, where b x^(b-1)
+                # is 0 * inf: its gradient is 0 there, as in PyTorch.
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    d = np.where(np.equal(b, 0), 0, b * np.power(a, b - 1))
+            ga = unbroadcast(grad * d, np.shape(a))
         if ctx.needs_input_grad[1]:
             base = np.asarray(a, dtype=out.dtype)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -256,8 +264,12 @@ def matmul(a: Any, b: Any) -> Tensor:
     >>> import lucid
     >>> (lucid.ones(5, 2, 3) @ lucid.ones(3, 4)).shape
     (5, 2, 4)
+
+    As in PyTorch, both operands must have the same dtype: a float64 input
+    meets float32 weights only after ``x.float()`` (or ``model.double()``).
     """
-    a, b = promote(a, b)
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+    if isinstance(a, int | float) or isinstance(b, int | float):
         raise TypeError(f"matmul needs two tensors, got {a!r} and {b!r}; use * for scalars")
+    a, b = as_tensor(a), as_tensor(b)
+    check_same_dtype("matmul", a, b)
     return MatMul.apply(a, b)

@@ -119,7 +119,9 @@ def sqrt(a: Any) -> Tensor:
 class Rsqrt(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.sqrt(a)
+        # Explicit out= arrays here and below: on a 0-d input a ufunc returns
+        # a NumPy scalar, which cannot be written in place.
+        out = np.sqrt(a, out=np.empty_like(a))
         np.reciprocal(out, out=out)
         ctx.save_for_backward(out)
         return out
@@ -179,7 +181,7 @@ class Cos(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_arrays
-        g = np.sin(a)
+        g = np.sin(a, out=np.empty_like(a))
         g *= grad
         return np.negative(g, out=g)
 
@@ -206,7 +208,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_arrays
-        g = out * out
+        g = np.multiply(out, out, out=np.empty_like(out))
         np.subtract(1, g, out=g)
         g *= grad
         return g
@@ -229,7 +231,7 @@ class Sigmoid(Function):
     def forward(ctx, a):
         # exp(-a) as exp2(-a log2 e). It overflows to inf for a < -88 in
         # float32, and 1 / (1 + inf) is the correct limit 0.
-        out = np.multiply(a, -_kernels.LOG2E)
+        out = np.multiply(a, -_kernels.LOG2E, out=np.empty_like(a))
         with np.errstate(over="ignore"):
             np.exp2(out, out=out)
         out += 1

@@ -15,8 +15,10 @@ from lucid._ops._args import (
     as_tensor,
     norm_axis,
     norm_dim,
+    numpy_aliases,
     shape_arg,
 )
+from lucid._ops.dtypes import promote_all
 from lucid._ops.indexing import getitem
 from lucid._tensor import Function, Tensor
 
@@ -66,8 +68,8 @@ class Permute(Function):
         return np.transpose(grad, np.argsort(ctx.axes))
 
 
-def permute(a: Any, axes: Sequence[int]) -> Tensor:
-    """Reorder the axes of ``a``; ``axes`` names each axis once.
+def permute(a: Any, dims: Sequence[int]) -> Tensor:
+    """Reorder the dims of ``a``; ``dims`` names each dim once.
 
     Examples
     --------
@@ -76,7 +78,7 @@ def permute(a: Any, axes: Sequence[int]) -> Tensor:
     (4, 2, 3)
     """
     a = as_tensor(a)
-    axes = shape_arg((axes,))
+    axes = shape_arg((dims,))
     if len(axes) != a.ndim or sorted(ax % builtins.max(a.ndim, 1) for ax in axes) != list(
         range(a.ndim)
     ):
@@ -86,7 +88,7 @@ def permute(a: Any, axes: Sequence[int]) -> Tensor:
     return Permute.apply(a, axes=tuple(ax % a.ndim for ax in axes))
 
 
-def swapaxes(a: Any, axis1: int, axis2: int) -> Tensor:
+def swapaxes(a: Any, axis0: int, axis1: int) -> Tensor:
     """Exchange two axes.
 
     Examples
@@ -97,9 +99,12 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Tensor:
     """
     a = as_tensor(a)
     axes = list(range(a.ndim))
-    i, j = norm_dim(axis1, a.ndim), norm_dim(axis2, a.ndim)
+    i, j = norm_dim(axis0, a.ndim), norm_dim(axis1, a.ndim)
     axes[i], axes[j] = axes[j], axes[i]
     return Permute.apply(a, axes=tuple(axes))
+
+
+swapdims = swapaxes
 
 
 def transpose(a: Any, *axes: int | Sequence[int]) -> Tensor:
@@ -144,10 +149,11 @@ def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(a, (*a.shape[:s], math.prod(a.shape[s : e + 1]), *a.shape[e + 1 :]))
 
 
-def squeeze(a: Any, axis: Axis = None) -> Tensor:
-    """Drop axes of size 1 (all of them, or those in ``axis``).
+@numpy_aliases
+def squeeze(a: Any, dim: Axis = None) -> Tensor:
+    """Drop dims of size 1 (all of them, or those in ``dim``).
 
-    As in PyTorch, naming an axis whose size is not 1 leaves it in place.
+    As in PyTorch, naming a dim whose size is not 1 leaves it in place.
 
     Examples
     --------
@@ -158,12 +164,13 @@ def squeeze(a: Any, axis: Axis = None) -> Tensor:
     (2, 1, 3)
     """
     a = as_tensor(a)
-    axes = set(norm_axis(axis, a.ndim))
+    axes = set(norm_axis(dim, a.ndim))
     return reshape(a, tuple(n for i, n in enumerate(a.shape) if n != 1 or i not in axes))
 
 
-def unsqueeze(a: Any, axis: int) -> Tensor:
-    """Insert an axis of size 1 at position ``axis`` (``-1`` appends).
+@numpy_aliases
+def unsqueeze(a: Any, dim: int) -> Tensor:
+    """Insert a dim of size 1 at position ``dim`` (``-1`` appends).
 
     Examples
     --------
@@ -172,7 +179,7 @@ def unsqueeze(a: Any, axis: int) -> Tensor:
     (2, 1, 3)
     """
     a = as_tensor(a)
-    i = norm_dim(axis, a.ndim + 1)
+    i = norm_dim(dim, a.ndim + 1)
     return reshape(a, (*a.shape[:i], 1, *a.shape[i:]))
 
 
@@ -272,8 +279,11 @@ class Cat(Function):
         return tuple(np.split(grad, ctx.bounds, axis=ctx.axis))
 
 
-def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; all other sizes must match.
+@numpy_aliases
+def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim; all other sizes must match.
+
+    Mixed dtypes are promoted as in PyTorch (int64 with float32 gives float32).
 
     Examples
     --------
@@ -286,14 +296,15 @@ def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     shapes = [t.shape for t in ts]
     if ndim == 0 or any(t.ndim != ndim for t in ts):
         raise ValueError(f"cat needs tensors with the same number (>= 1) of axes, got {shapes}")
-    ax = norm_dim(axis, ndim)
+    ax = norm_dim(dim, ndim)
     rest = {s[:ax] + s[ax + 1 :] for s in shapes}
     if len(rest) > 1:
-        raise ValueError(f"cat along axis {axis}: all other sizes must match, got shapes {shapes}")
-    return Cat.apply(*ts, axis=ax)
+        raise ValueError(f"cat along dim {dim}: all other sizes must match, got shapes {shapes}")
+    return Cat.apply(*promote_all(ts), axis=ax)
 
 
 concatenate = cat
+concat = cat
 
 
 class Stack(Function):
@@ -307,24 +318,26 @@ class Stack(Function):
         return tuple(np.moveaxis(grad, ctx.axis, 0))
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis.
+@numpy_aliases
+def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors of one shape along a new dim; mixed dtypes are promoted as by :func:`cat`.
 
     Examples
     --------
     >>> import lucid
-    >>> lucid.stack([lucid.zeros(2, 3), lucid.ones(2, 3)], axis=1).shape
+    >>> lucid.stack([lucid.zeros(2, 3), lucid.ones(2, 3)], dim=1).shape
     (2, 2, 3)
     """
     ts = _tensor_list("stack", tensors)
     shapes = [t.shape for t in ts]
     if len(set(shapes)) > 1:
         raise ValueError(f"stack needs tensors of one shape, got {shapes}")
-    return Stack.apply(*ts, axis=norm_dim(axis, ts[0].ndim + 1))
+    return Stack.apply(*promote_all(ts), axis=norm_dim(dim, ts[0].ndim + 1))
 
 
-def split(a: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
-    """Cut ``a`` along ``axis`` into pieces of a given size (the last may be smaller) or sizes.
+@numpy_aliases
+def split(a: Any, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut ``a`` along ``dim`` into pieces of a given size (the last may be smaller) or sizes.
 
     Examples
     --------
@@ -335,7 +348,7 @@ def split(a: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) ->
     [(1, 2), (4, 2)]
     """
     a = as_tensor(a)
-    ax = norm_dim(axis, a.ndim)
+    ax = norm_dim(dim, a.ndim)
     n = a.shape[ax]
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
@@ -347,17 +360,18 @@ def split(a: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) ->
         if builtins.sum(sizes) != n or any(s < 0 for s in sizes):
             raise ValueError(
                 f"split sizes {sizes} must be non-negative and add up to {n}, the size of "
-                f"axis {axis} of shape {a.shape!r}"
+                f"dim {dim} of shape {a.shape!r}"
             )
     pieces, start = [], 0
     for s in sizes:
         pieces.append(getitem(a, (slice(None),) * ax + (slice(start, start + s),)))
         start += s
-    return pieces
+    return tuple(pieces)
 
 
-def chunk(a: Any, chunks: int, axis: int = 0) -> list[Tensor]:
-    """Cut ``a`` into ``chunks`` nearly equal pieces along ``axis`` (PyTorch's rule: fewer
+@numpy_aliases
+def chunk(a: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut ``a`` into ``chunks`` nearly equal pieces along ``dim`` (PyTorch's rule: fewer
     pieces when the size does not divide evenly).
 
     Examples
@@ -369,8 +383,8 @@ def chunk(a: Any, chunks: int, axis: int = 0) -> list[Tensor]:
     if not isinstance(chunks, int | np.integer) or chunks <= 0:
         raise ValueError(f"chunks must be a positive integer, got {chunks!r}")
     a = as_tensor(a)
-    n = a.shape[norm_dim(axis, a.ndim)]
-    return split(a, builtins.max(-(-n // int(chunks)), 1), axis)
+    n = a.shape[norm_dim(dim, a.ndim)]
+    return split(a, builtins.max(-(-n // int(chunks)), 1), dim)
 
 
 def _pad_pairs(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:

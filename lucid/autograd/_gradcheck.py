@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from lucid._grad_mode import no_grad
 from lucid._tensor import Tensor
-from lucid.autograd._grad_mode import no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -79,7 +79,7 @@ def gradcheck(
     --------
     >>> import lucid
     >>> x = lucid.randn(3, 2, requires_grad=True)
-    >>> lucid.autograd.gradcheck(lambda t: (t * t).sum(axis=1), x)
+    >>> lucid.autograd.gradcheck(lambda t: (t * t).sum(dim=1), x)
     True
     """
     xs = [_float64_copy(x) for x in ((inputs,) if isinstance(inputs, Tensor) else inputs)]
@@ -90,11 +90,11 @@ def gradcheck(
         )
 
     outs = _outputs(fn(*xs))
-    n_out = sum(o.size for o in outs)
-    analytical = {i: np.zeros((n_out, xs[i].size)) for i in checked}
+    n_out = sum(o.numel() for o in outs)
+    analytical = {i: np.zeros((n_out, xs[i].numel())) for i in checked}
     row = 0
     for out in outs:
-        for j in range(out.size):
+        for j in range(out.numel()):
             if out.requires_grad:
                 for i in checked:
                     xs[i].grad = None
@@ -109,8 +109,8 @@ def gradcheck(
     for i in checked:
         x = xs[i]
         flat = x.data.reshape(-1)
-        numerical = np.empty((n_out, x.size))
-        for k in range(x.size):
+        numerical = np.empty((n_out, x.numel()))
+        for k in range(x.numel()):
             orig = flat[k]
             flat[k] = orig + eps
             plus = _flat_outputs(fn, xs)
@@ -121,12 +121,12 @@ def gradcheck(
 
         excess = np.abs(analytical[i] - numerical) - (atol + rtol * np.abs(numerical))
         if excess.size and excess.max() > 0:
-            r, k = np.unravel_index(np.argmax(excess), excess.shape)
-            where = np.unravel_index(k, x.shape) if x.ndim else ()
+            r, col = np.unravel_index(np.argmax(excess), excess.shape)
+            where = np.unravel_index(col, x.shape) if x.ndim else ()
             message = (
                 f"gradcheck failed for input {i} (shape {x.shape!r}): d output element {r} / "
-                f"d input{list(map(int, where))}: analytical {analytical[i][r, k]:.8g} vs "
-                f"numerical {numerical[r, k]:.8g} (allowed difference atol={atol} + "
+                f"d input{list(map(int, where))}: analytical {analytical[i][r, col]:.8g} vs "
+                f"numerical {numerical[r, col]:.8g} (allowed difference atol={atol} + "
                 f"rtol={rtol} * |numerical|); {int((excess > 0).sum())} of {excess.size} "
                 "Jacobian entries differ"
             )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
+from lucid import _kernels
 from lucid._tensor import Tensor
 from lucid.optim.optimizer import Optimizer, ParamsT, _check_non_negative
 
@@ -126,34 +126,22 @@ class Adam(Optimizer):
                 state["step"] += 1
                 t = state["step"]
                 exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    if self._decoupled_weight_decay:
-                        p.data *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * p.data
-                # One scratch array serves both moments, then the denominator and the update.
-                scratch = grad - exp_avg
-                scratch *= 1 - beta1
-                exp_avg += scratch
-                np.multiply(grad, grad, out=scratch)
-                scratch *= 1 - beta2
-                exp_avg_sq *= beta2
-                exp_avg_sq += scratch
-                if group["amsgrad"]:
-                    second = state["max_exp_avg_sq"].data
-                    np.maximum(second, exp_avg_sq, out=second)
-                else:
-                    second = exp_avg_sq
-
-                update = np.sqrt(second, out=scratch)
-                update /= math.sqrt(1 - beta2**t)
-                update += eps
-                np.divide(exp_avg, update, out=update)
-                update *= lr / (1 - beta1**t)
-                p.data -= update
+                second = state["max_exp_avg_sq"].data if group["amsgrad"] else None
+                _kernels.adam_update(
+                    p.data,
+                    grad,
+                    exp_avg,
+                    exp_avg_sq,
+                    second,
+                    step=t,
+                    lr=lr,
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=eps,
+                    weight_decay=weight_decay,
+                    decoupled=self._decoupled_weight_decay,
+                    maximize=group["maximize"],
+                )
                 p._version.value += 1
         return loss
 

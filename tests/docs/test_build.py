@@ -133,7 +133,16 @@ API_PAGES = {
     "lucid.vision.transforms": "api/vision",
 }
 # Documented under another name: lucid's grad-mode switches are lucid.autograd's.
-DOCUMENTED_ELSEWHERE = {"lucid": {"no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"}}
+DOCUMENTED_ELSEWHERE = {
+    "lucid": {
+        "no_grad",
+        "enable_grad",
+        "set_grad_enabled",
+        "inference_mode",
+        "is_grad_enabled",
+        "is_inference_mode_enabled",
+    }
+}
 
 
 @pytest.mark.parametrize("module_name", sorted(API_PAGES))

@@ -150,6 +150,61 @@ def test_set_grad_enabled_and_enable_grad_inside_no_grad() -> None:
     assert g() is False and lucid.is_grad_enabled()
 
 
+def test_set_grad_enabled_as_a_plain_call_stays_in_effect() -> None:
+    torch = pytest.importorskip("torch")
+    try:
+        lucid.set_grad_enabled(False)
+        torch.set_grad_enabled(False)
+        assert lucid.is_grad_enabled() is torch.is_grad_enabled() is False
+        assert not (lucid.ones(2, requires_grad=True) * 2).requires_grad
+        lucid.set_grad_enabled(True)
+        torch.set_grad_enabled(True)
+        assert lucid.is_grad_enabled() is torch.is_grad_enabled() is True
+    finally:
+        lucid.set_grad_enabled(True)
+        torch.set_grad_enabled(True)
+
+
+def test_set_grad_enabled_block_restores_the_mode_before_the_call() -> None:
+    with lucid.no_grad():
+        with lucid.set_grad_enabled(True):
+            assert lucid.is_grad_enabled()
+        assert not lucid.is_grad_enabled()
+    assert lucid.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    "decorator", ["no_grad", "no_grad()", "inference_mode", "inference_mode()"]
+)
+def test_no_grad_and_inference_mode_decorate_with_or_without_parentheses(decorator: str) -> None:
+    name, called = decorator.removesuffix("()"), decorator.endswith("()")
+    manager = getattr(lucid, name)
+
+    def f(x: lucid.Tensor) -> tuple[bool, bool, bool]:
+        y = x * 2
+        return lucid.is_grad_enabled(), lucid.is_inference_mode_enabled(), y.requires_grad
+
+    wrapped = manager()(f) if called else manager(f)
+    grad, inference, requires = wrapped(lucid.ones(2, requires_grad=True))
+    assert (grad, requires) == (False, False)
+    assert inference is (name == "inference_mode")
+    assert wrapped.__name__ == "f"
+    assert lucid.is_grad_enabled() and not lucid.is_inference_mode_enabled()
+
+
+def test_inference_mode_false_changes_nothing_and_enable_grad_decorates() -> None:
+    with lucid.inference_mode(False):
+        assert lucid.is_grad_enabled() and not lucid.is_inference_mode_enabled()
+
+    @lucid.enable_grad
+    def g() -> bool:
+        return lucid.is_grad_enabled()
+
+    with lucid.no_grad():
+        assert g() is True
+        assert not lucid.is_grad_enabled()
+
+
 def test_forward_skips_derivative_work_under_no_grad(monkeypatch: pytest.MonkeyPatch) -> None:
     from lucid import _kernels
 

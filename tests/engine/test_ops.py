@@ -112,11 +112,18 @@ CASES = [
         lambda a: a.std(dim=(0, 1), keepdim=True),
         [(2, 3, 4)],
     ),
-    Case("max_axis", lambda a: a.max(axis=1), lambda a: a.amax(dim=1), [(3, 4)]),
+    Case("amax_axis", lambda a: a.amax(axis=1), lambda a: a.amax(dim=1), [(3, 4)]),
+    Case("max_dim_values", lambda a: a.max(1).values, lambda a: a.max(1).values, [(3, 4)]),
+    Case(
+        "min_dim_keepdim",
+        lambda a: lucid.min(a, dim=0, keepdim=True)[0],
+        lambda a: torch.min(a, dim=0, keepdim=True)[0],
+        [(3, 4)],
+    ),
     Case("max_all", lambda a: a.max(), lambda a: a.amax(dim=_all_axes(a)), [(3, 4)]),
     Case(
-        "min_keepdims",
-        lambda a: a.min(axis=0, keepdims=True),
+        "amin_keepdims",
+        lambda a: a.amin(axis=0, keepdims=True),
         lambda a: a.amin(dim=0, keepdim=True),
         [(3, 4)],
     ),
@@ -131,6 +138,43 @@ CASES = [
     Case("softmax_axis0", lambda a: a.softmax(0), lambda a: a.softmax(0), [(3, 4)]),
     Case("log_softmax", lucid.log_softmax, lambda a: a.log_softmax(-1), [(2, 3, 4)]),
     Case("log_softmax_axis1", lambda a: a.log_softmax(1), lambda a: a.log_softmax(1), [(2, 3, 4)]),
+    # PyTorch's spellings (dim=, keepdim=) and the ops that select by index
+    Case("sum_dim", lambda a: a.sum(dim=(0, 2)), lambda a: a.sum(dim=(0, 2)), [(2, 3, 4)]),
+    Case("mean_keepdim", lambda a: a.mean(1, keepdim=True), lambda a: a.mean(1, True), [(3, 4)]),
+    Case("std_unbiased", lambda a: a.std(1, False), lambda a: a.std(1, False), [(3, 4)]),
+    Case("var_dim", lambda a: lucid.var(a, dim=0), lambda a: torch.var(a, dim=0), [(3, 4)]),
+    Case("amax_dims", lambda a: a.amax((0, 2)), lambda a: a.amax((0, 2)), [(2, 3, 4)]),
+    Case("max_0d", lambda a: a.max(), lambda a: a.max(), [(3, 4)]),
+    Case("max_dim", lambda a: a.max(dim=1)[0], lambda a: a.max(dim=1)[0], [(3, 4)]),
+    Case("min_dim", lambda a: a.min(0, True).values, lambda a: a.min(0, True).values, [(3, 4)]),
+    Case("max_binary", lucid.max, torch and torch.max, [(3, 4), (4,)]),
+    Case("sort", lambda a: a.sort(1)[0], lambda a: a.sort(1)[0], [(3, 4)]),
+    Case(
+        "sort_descending",
+        lambda a: lucid.sort(a, dim=0, descending=True).values,
+        lambda a: torch.sort(a, dim=0, descending=True).values,
+        [(3, 4)],
+    ),
+    Case("topk", lambda a: a.topk(2).values, lambda a: a.topk(2).values, [(3, 5)]),
+    Case(
+        "topk_smallest",
+        lambda a: lucid.topk(a, 2, dim=0, largest=False)[0],
+        lambda a: torch.topk(a, 2, dim=0, largest=False)[0],
+        [(4, 3)],
+    ),
+    Case("cumsum", lambda a: a.cumsum(dim=1), lambda a: a.cumsum(dim=1), [(3, 4)]),
+    Case("norm", lambda a: a.norm(), lambda a: a.norm(), [(3, 4)]),
+    Case(
+        "norm_dim",
+        lambda a: a.norm(dim=1, keepdim=True),
+        lambda a: a.norm(dim=1, keepdim=True),
+        [(3, 4)],
+    ),
+    Case("norm_p1", lambda a: lucid.norm(a, 1, dim=0), lambda a: torch.norm(a, 1, dim=0), [(3, 4)]),
+    Case("norm_p3", lambda a: a.norm(3), lambda a: a.norm(3), [(3, 4)]),
+    Case(
+        "norm_inf", lambda a: a.norm(float("inf"), 1), lambda a: a.norm(float("inf"), 1), [(3, 4)]
+    ),
     # shape
     Case("reshape", lambda a: a.reshape(4, -1), lambda a: a.reshape(4, -1), [(2, 3, 4)]),
     Case("permute", lambda a: a.permute(2, 0, 1), lambda a: a.permute(2, 0, 1), [(2, 3, 4)]),
@@ -173,6 +217,15 @@ CASES = [
         [(2, 7)],
     ),
     Case(
+        "cat_dim",
+        lambda a, b: lucid.cat([a, b], dim=-1),
+        lambda a, b: torch.cat([a, b], dim=-1),
+        [(2, 1), (2, 3)],
+    ),
+    Case("chunk_dim", lambda a: a.chunk(2, dim=0)[1], lambda a: a.chunk(2, dim=0)[1], [(4, 3)]),
+    Case("squeeze_dim", lambda a: a.squeeze(dim=1), lambda a: a.squeeze(dim=1), [(3, 1, 4)]),
+    Case("swapdims", lambda a: a.swapdims(0, 1), lambda a: a.swapdims(0, 1), [(3, 4)]),
+    Case(
         "pad",
         lambda a: lucid.pad(a, ((1, 0), (2, 1)), value=0.5),
         lambda a: F.pad(a, (2, 1, 1, 0), value=0.5),
@@ -214,12 +267,12 @@ def test_torch_parity(
     torch_parity(case.fn, case.ref, make_inputs(rng, case.shapes, case.domain), rng)
 
 
-def test_max_ties_share_the_gradient_like_amax() -> None:
+def test_amax_ties_share_the_gradient_like_torch() -> None:
     torch = pytest.importorskip("torch")
     data = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], np.float32)
     x = lucid.tensor(data, requires_grad=True)
     t = torch.tensor(data, requires_grad=True)
-    x.max(axis=1).sum().backward()
+    x.amax(axis=1).sum().backward()
     t.amax(dim=1).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy())
     np.testing.assert_allclose(x.grad.numpy(), [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])

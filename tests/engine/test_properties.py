@@ -76,8 +76,8 @@ def array_and_axis(draw):
 REDUCTIONS = {
     "sum": (lambda t, ax, k: t.sum(ax, k), lambda a, ax, k: a.sum(ax, keepdims=k)),
     "mean": (lambda t, ax, k: t.mean(ax, k), lambda a, ax, k: a.mean(ax, keepdims=k)),
-    "max": (lambda t, ax, k: t.max(ax, k), lambda a, ax, k: a.max(ax, keepdims=k)),
-    "min": (lambda t, ax, k: t.min(ax, k), lambda a, ax, k: a.min(ax, keepdims=k)),
+    "amax": (lambda t, ax, k: t.amax(ax, k), lambda a, ax, k: a.max(ax, keepdims=k)),
+    "amin": (lambda t, ax, k: t.amin(ax, k), lambda a, ax, k: a.min(ax, keepdims=k)),
     "var": (
         lambda t, ax, k: t.var(ax, correction=0, keepdims=k),
         lambda a, ax, k: a.astype(np.float64).var(ax, keepdims=k),

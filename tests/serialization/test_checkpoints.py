@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,18 @@ def test_load_takes_pytorchs_map_location_and_weights_only(tmp_path: Path) -> No
         lucid.load(path, map_location="cuda:0")
     with pytest.raises(ValueError, match="never unpickles files, so weights_only must be True"):
         lucid.load(path, weights_only=False)
+
+
+def test_saved_files_get_the_permissions_open_would_give(tmp_path):
+    # safetensors alone creates 0o600 files; a checkpoint is as readable as any file the
+    # user writes, and overwriting keeps the permissions the old file had.
+    old = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.safetensors"
+        lucid.save({"w": lucid.ones(2), "step": 1}, fresh)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        fresh.chmod(0o640)
+        lucid.save({"w": lucid.zeros(2), "step": 2}, fresh)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)

@@ -5,11 +5,12 @@ The work happens channels-last: the input is zero-padded once into an
 copy turns into the ``(positions, kh*kw*C)`` matrix multiplied by the
 reshaped weight (the channel axis innermost keeps that copy fast). The result
 is returned as an NCHW view of channels-last memory, so flattening it to
-tokens, or feeding it to the next convolution, costs no copy. Depthwise
-convolutions (one input channel per group) skip the matrix and accumulate
-``kh*kw`` shifted slices. Backward scatters the window gradients back with
-one pass per kernel position, or a pure reshape when the windows do not
-overlap (kernel == stride, as in patch embeddings).
+tokens, or feeding it to the next convolution, costs no copy. Backward
+scatters the window gradients back with one pass per kernel position, or a
+pure reshape when the windows do not overlap (kernel == stride, as in patch
+embeddings). Depthwise convolutions (one input channel per group) skip the
+matrix: they have kernels of their own on the floor below
+(``lucid._kernels._depthwise``), compiled with numba where available.
 """
 
 from __future__ import annotations
@@ -20,36 +21,21 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from lucid import _kernels, _ops
+from lucid._ops import check_same_dtype
 from lucid._tensor import Tensor
 from lucid.autograd import Function
 from lucid.nn._functional import counting
 
 Pair = tuple[int, int]
+# What one kernel position sees at every output position; pooling uses it too.
+_tap = _kernels.tap
 
 # ------------------------------------------------------------- helpers ---
 
 
-def _window(start: int, count: int, step: int) -> slice:
-    return slice(start, start + step * (count - 1) + 1, step)
-
-
-def _tap(x: np.ndarray, i: int, j: int, out_hw: Pair, stride: Pair, dilation: Pair, h_axis: int):
-    """What kernel position (i, j) sees at every output position (axes h_axis, h_axis + 1)."""
-    rows = _window(i * dilation[0], out_hw[0], stride[0])
-    cols = _window(j * dilation[1], out_hw[1], stride[1])
-    return x[(slice(None),) * h_axis + (rows, cols)]
-
-
 def _padded_nhwc(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     """``x`` (N, C, H, W) as a C-contiguous (N, H + pads, W + pads, C) array, zero-padded."""
-    top, bottom, left, right = pads
-    nhwc = x.transpose(0, 2, 3, 1)
-    if not (top or bottom or left or right):
-        return np.ascontiguousarray(nhwc)
-    n, h, w, c = nhwc.shape
-    out = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
-    out[:, top : top + h, left : left + w] = nhwc
-    return out
+    return np.ascontiguousarray(_kernels.pad_nhwc(x.transpose(0, 2, 3, 1), pads))
 
 
 def _im2col(xp: np.ndarray, groups: int, kernel: Pair, out_hw: Pair, stride: Pair, dilation: Pair):
@@ -103,74 +89,84 @@ def _is_depthwise(groups: int, in_channels: int, channels_per_group: int) -> boo
     return groups == in_channels and channels_per_group == 1 and groups > 1
 
 
+def _nhwc(x: np.ndarray) -> np.ndarray:
+    """``x`` (N, C, H, W) as C-contiguous (N, H, W, C): free for a channels-last view."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
 class _Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, stride, padding, dilation, groups):
         n, c = x.shape[:2]
         o, cg, kh, kw = weight.shape
-        xp = _padded_nhwc(x, padding)
-        out_hw = (
-            (xp.shape[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1,
-            (xp.shape[2] - dilation[1] * (kw - 1) - 1) // stride[1] + 1,
-        )
-        ctx.geometry = ((kh, kw), out_hw, stride, dilation)
-        ctx.groups, ctx.padding, ctx.x_shape = groups, padding, x.shape
+        ctx.geometry = stride, padding, dilation
+        ctx.groups, ctx.x_shape = groups, x.shape
+        ctx.depthwise = _is_depthwise(groups, c, cg)
+        # Prepared input: channels-last for depthwise, else also zero-padded.
+        xp = _nhwc(x) if ctx.depthwise else _padded_nhwc(x, padding)
         if ctx.needs_input_grad:
             # An xp sharing the input's memory is kept as the input itself, so
             # the version check sees in-place changes to it.
             ctx.saved_input = np.may_share_memory(xp, x)
             ctx.save_for_backward(x if ctx.saved_input else xp, weight)
-        if _is_depthwise(groups, c, cg):
-            out = _depthwise(xp, weight, *ctx.geometry)
+        if ctx.depthwise:
+            # Its own kernels (lucid._kernels._depthwise): no windows, no padding copy.
+            out = _kernels.depthwise_conv2d(xp, weight, bias, stride, padding, dilation)
         else:
-            cols = _im2col(xp, groups, *ctx.geometry)
+            _kernels.kernel_threads()  # BLAS's thread count follows lucid's setting and the load
+            out_hw = _kernels.conv_output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
+            cols = _im2col(xp, groups, (kh, kw), out_hw, stride, dilation)
             w3 = _weight_matrices(weight, groups)
             if groups == 1:
                 out = np.dot(cols[:, 0], w3[0].T)
             else:
                 out = np.matmul(cols.transpose(1, 0, 2), w3.transpose(0, 2, 1))
                 out = out.transpose(1, 0, 2).reshape(-1, o)
-        if bias is not None:
-            kernels = _kernels.compiled(out, bias)
-            if kernels is not None:
-                kernels.add(out, bias, None)
-            else:
-                out += bias
+            if bias is not None:
+                kernels = _kernels.compiled(out, bias)
+                if kernels is not None:
+                    kernels.add(out, bias, None)
+                else:
+                    out += bias
+            out = out.reshape(n, *out_hw, o)
         # A channels-last result seen as NCHW: flattening it to tokens later is free.
-        return out.reshape(n, *out_hw, o).transpose(0, 3, 1, 2)
+        return out.transpose(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx, grad):
         xp, weight = ctx.saved_arrays
-        if ctx.saved_input:
-            xp = _padded_nhwc(xp, ctx.padding)  # a view again, no copy
-        needs_x, needs_w, needs_b = ctx.needs_input_grad
-        groups, (top, _, left, _) = ctx.groups, ctx.padding
-        h, w = ctx.x_shape[2:]
-        o, cg = weight.shape[:2]
+        stride, padding, dilation = ctx.geometry
+        if ctx.saved_input:  # views again, no copy
+            xp = _nhwc(xp) if ctx.depthwise else _padded_nhwc(xp, padding)
         g_nhwc = grad.transpose(0, 2, 3, 1)
+        if ctx.depthwise:
+            gx, gw, gb = _kernels.depthwise_conv2d_backward(
+                g_nhwc, xp, weight, stride, padding, dilation, ctx.needs_input_grad
+            )
+            return None if gx is None else gx.transpose(0, 3, 1, 2), gw, gb
+        needs_x, needs_w, needs_b = ctx.needs_input_grad
+        groups, (top, _, left, _) = ctx.groups, padding
+        h, w = ctx.x_shape[2:]
+        o = weight.shape[0]
+        kernel = weight.shape[2:]
+        out_hw = g_nhwc.shape[1:3]
         gb = np.einsum("nhwo->o", g_nhwc) if needs_b else None
-        if _is_depthwise(groups, xp.shape[3], cg):
-            gxp, gw = _depthwise_backward(g_nhwc, xp, weight, needs_x, needs_w, *ctx.geometry)
-        else:
-            g3 = g_nhwc.reshape(-1, groups, o // groups)
-            w3 = _weight_matrices(weight, groups)
-            gxp = gw = None
-            if needs_w:
-                cols = _im2col(xp, groups, *ctx.geometry)
-                if groups == 1:
-                    gw3 = np.dot(g3[:, 0].T, cols[:, 0])[None]
-                else:
-                    gw3 = np.matmul(g3.transpose(1, 2, 0), cols.transpose(1, 0, 2))
-                gw = _weight_from_matrices(gw3, weight)
-            if needs_x:
-                if groups == 1:
-                    gcols = np.dot(g3[:, 0], w3[0])[:, None]
-                else:
-                    gcols = np.matmul(g3.transpose(1, 0, 2), w3).transpose(1, 0, 2)
-                gxp = _col2im(gcols, xp.shape, groups, *ctx.geometry)
-        gx = None
+        g3 = g_nhwc.reshape(-1, groups, o // groups)
+        w3 = _weight_matrices(weight, groups)
+        gx = gw = None
+        if needs_w:
+            cols = _im2col(xp, groups, kernel, out_hw, stride, dilation)
+            if groups == 1:
+                gw3 = np.dot(g3[:, 0].T, cols[:, 0])[None]
+            else:
+                gw3 = np.matmul(g3.transpose(1, 2, 0), cols.transpose(1, 0, 2))
+            gw = _weight_from_matrices(gw3, weight)
         if needs_x:
+            if groups == 1:
+                gcols = np.dot(g3[:, 0], w3[0])[:, None]
+            else:
+                gcols = np.matmul(g3.transpose(1, 0, 2), w3).transpose(1, 0, 2)
+            gxp = _col2im(gcols, xp.shape, groups, kernel, out_hw, stride, dilation)
             gx = gxp[:, top : top + h, left : left + w].transpose(0, 3, 1, 2)
         return gx, gw, gb
 
@@ -191,53 +187,6 @@ def _weight_from_matrices(w3: np.ndarray, weight: np.ndarray) -> np.ndarray:
     o, cg, kh, kw = weight.shape
     grad = w3.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(grad) if weight.flags.c_contiguous else grad
-
-
-def _depthwise_input(xp: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Channels-last input and (O, kh, kw) weight with one input channel per output channel.
-
-    With a channel multiplier m > 1 each input channel is repeated m times,
-    so every path below works on plain (..., O) arrays.
-    """
-    o = weight.shape[0]
-    m = o // xp.shape[3]
-    return (xp if m == 1 else np.repeat(xp, m, axis=3)), weight.reshape(o, *weight.shape[2:])
-
-
-def _depthwise(xp, weight, kernel: Pair, out_hw: Pair, stride: Pair, dilation: Pair):
-    """Depthwise convolution as ``kh*kw`` multiply-adds of shifted NHWC slices -> (N*Ho*Wo, O)."""
-    xp, w3 = _depthwise_input(xp, weight)
-    out = term = None
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            tap = _tap(xp, i, j, out_hw, stride, dilation, 1)
-            if out is None:
-                out = tap * w3[:, i, j]
-                term = np.empty_like(out)
-            else:
-                np.multiply(tap, w3[:, i, j], out=term)
-                out += term
-    return out.reshape(-1, w3.shape[0])
-
-
-def _depthwise_backward(g_nhwc, xp, weight, needs_x, needs_w, kernel, out_hw, stride, dilation):
-    c = xp.shape[3]
-    xp_rep, w3 = _depthwise_input(xp, weight)
-    g = np.ascontiguousarray(g_nhwc)
-    gxp = np.zeros(xp_rep.shape, dtype=g.dtype) if needs_x else None
-    gw3 = np.empty(w3.shape, dtype=g.dtype) if needs_w else None
-    term = np.empty_like(g) if needs_x else None
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            if needs_w:
-                tap = _tap(xp_rep, i, j, out_hw, stride, dilation, 1)
-                gw3[:, i, j] = np.einsum("nyxc,nyxc->c", g, tap)
-            if needs_x:
-                np.multiply(g, w3[:, i, j], out=term)
-                _tap(gxp, i, j, out_hw, stride, dilation, 1)[...] += term
-    if gxp is not None and gxp.shape[3] != c:
-        gxp = gxp.reshape(*gxp.shape[:3], c, -1).sum(axis=4)
-    return gxp, None if gw3 is None else gw3.reshape(weight.shape)
 
 
 # ------------------------------------------------------------ wrappers ---
@@ -316,6 +265,7 @@ def conv2d(
             _ops.reshape(input, (1, *input.shape)), weight, bias, stride, padding, dilation, groups
         )
         return _ops.reshape(out, out.shape[1:])
+    check_same_dtype("conv2d", input, weight, bias)
     if input.ndim != 4 or weight.ndim != 4:
         raise ValueError(
             f"conv2d expects input (N, C, H, W) and weight (C_out, C_in/groups, kh, kw), got "
@@ -333,8 +283,7 @@ def conv2d(
         )
     if bias is not None and bias.shape != (o,):
         raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({o},)")
-    ho = (h + pads[0] + pads[1] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
-    wo = (w + pads[2] + pads[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    ho, wo = _kernels.conv_output_size((h, w), kernel, stride, pads, dilation)
     if ho < 1 or wo < 1:
         raise ValueError(
             f"conv2d: a {kernel} kernel (dilation {dilation}) does not fit the input of "

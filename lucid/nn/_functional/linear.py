@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lucid import _kernels
+from lucid._ops import check_same_dtype
 from lucid._tensor import Tensor
 from lucid.autograd import Function
 from lucid.nn._functional import counting
@@ -19,6 +20,7 @@ def _matmul(ctx, x, weight):
     """
     x2 = x.reshape(-1, x.shape[-1])
     ctx.x_shape = x.shape
+    _kernels.kernel_threads()  # BLAS's thread count follows lucid's setting and the load
     return x2 @ weight.T, x if np.may_share_memory(x2, x) else x2
 
 
@@ -87,6 +89,7 @@ class _LinearGelu(Function):
 
 
 def _check(input: Tensor, weight: Tensor, bias: Tensor | None, name: str) -> None:
+    check_same_dtype(name, input, weight, bias)
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"{name}: input of shape {input.shape} does not fit a weight of shape "

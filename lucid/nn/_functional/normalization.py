@@ -342,7 +342,7 @@ def batch_norm(
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, *), got {input.shape}")
-    if training and input.shape[1] and input.size // input.shape[1] == 1:
+    if training and input.shape[1] and input.numel() // input.shape[1] == 1:
         raise ValueError(
             f"batch_norm in training mode needs more than one value per channel, got input of "
             f"shape {input.shape}; use a larger batch or call eval()"

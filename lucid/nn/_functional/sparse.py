@@ -53,7 +53,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if weight.ndim != 2:
         raise ValueError(f"embedding weight must be (num_embeddings, dim), got {weight.shape}")
     rows = weight.shape[0]
-    if input.size and (input.data.min() < 0 or input.data.max() >= rows):
+    if input.numel() and (input.data.min() < 0 or input.data.max() >= rows):
         raise IndexError(
             f"embedding index out of range: indices span [{input.data.min()}, "
             f"{input.data.max()}] but the table has {rows} rows"

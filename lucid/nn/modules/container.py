@@ -34,12 +34,13 @@ class Sequential(Module):
 
     def __init__(self, *args: Module | Mapping[str, Module]) -> None:
         super().__init__()
-        if len(args) == 1 and isinstance(args[0], Mapping):
-            for name, module in args[0].items():
-                self.add_module(name, module)
+        first = args[0] if len(args) == 1 else None
+        if isinstance(first, Mapping):
+            for name, child in first.items():
+                self.add_module(name, child)
         else:
-            for i, module in enumerate(args):
-                self.add_module(str(i), module)  # type: ignore[arg-type]
+            for i, arg in enumerate(args):
+                self.add_module(str(i), arg)  # type: ignore[arg-type]
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from lucid._tensor import Tensor
+from lucid._tensor import Tensor, to_dtype
 from lucid.nn._meta import is_meta, placeholder
 from lucid.nn.parameter import Parameter
 
@@ -434,11 +434,15 @@ class Module:
                         tensor.grad.data = tensor.grad.data.astype(dtype)
         return self
 
-    def to(self: M, *args: Any) -> M:
+    def to(
+        self: M, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False
+    ) -> M:
         """Convert floating parameters and buffers to a dtype; returns ``self``.
 
-        Accepts a dtype (``lucid.float64``, ``"float64"``); the device ``"cpu"``
-        is accepted and ignored, since lucid runs on the CPU.
+        Takes what ``torch.nn.Module.to`` takes: a dtype (``lucid.float64``,
+        also ``"float64"``), a device (``"cpu"`` or ``lucid.device("cpu")``,
+        accepted and ignored, since lucid runs on the CPU), a tensor, or the
+        keywords ``dtype=``/``device=``.
 
         Examples
         --------
@@ -446,23 +450,16 @@ class Module:
         >>> layer = lucid.nn.Linear(2, 2).to(lucid.float64)
         >>> layer.weight.dtype
         dtype('float64')
+        >>> layer.to("cpu") is layer
+        True
         """
-        dtype = None
-        for arg in args:
-            if arg == "cpu":
-                continue
-            try:
-                dtype = np.dtype(arg)
-            except TypeError:
-                raise TypeError(
-                    f"to() expects a dtype such as lucid.float64 (or the device 'cpu'), got {arg!r}"
-                ) from None
-            if dtype.kind != "f":
-                raise TypeError(
-                    f"to() converts parameters to a floating dtype, got {dtype}; integer "
-                    "parameters cannot hold gradients"
-                )
-        return self if dtype is None else self._cast_floating(dtype)
+        target = to_dtype(args, dtype, device)
+        if target is not None and target.kind != "f":
+            raise TypeError(
+                f"to() converts parameters to a floating dtype, got {target}; integer "
+                "parameters cannot hold gradients"
+            )
+        return self if target is None else self._cast_floating(target)
 
     def float(self: M) -> M:
         """Convert floating parameters and buffers to float32; returns ``self``."""

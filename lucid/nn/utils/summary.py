@@ -51,7 +51,7 @@ def _describe(output: Any) -> str:
 
 
 def _own_parameters(module: Module) -> int:
-    return sum(p.size for p in module.parameters(recurse=False))
+    return sum(p.numel() for p in module.parameters(recurse=False))
 
 
 def summary(model: Module, input_shape: Sequence[int], dtype: Any = np.float32) -> str:
@@ -136,8 +136,8 @@ def summary(model: Module, input_shape: Sequence[int], dtype: Any = np.float32) 
         return f"{cols[0]:<{widths[0]}}{cols[1]:<{widths[1]}}{cols[2]:>{widths[2]}}"
 
     params = list(model.parameters())
-    total = sum(p.size for p in params)
-    trainable = sum(p.size for p in params if p.requires_grad)
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
     rule = "=" * sum(widths)
     table = "\n".join(
         [

@@ -1,0 +1,242 @@
+"""How many threads lucid uses: its own kernel threads and BLAS's, governed together.
+
+``set_num_threads(n)`` fixes both at ``n``; the environment variable
+``LUCID_NUM_THREADS`` does the same from the first layer on. Without either,
+lucid adapts: every quarter of a second at most (checked whenever a layer
+dispatches its work: linear layers, convolutions, the compiled kernels) it
+measures how much CPU time other processes took on the cores
+this process may run on, and uses the cores left, at least one.
+
+Why adapt rather than use every core: OpenBLAS's worker threads busy-wait
+for a while after each matmul, and a parallel matmul waits for its slowest
+thread. When another process holds a core, every one of the thousands of
+small matmuls of a training step can wait for a time slice of the
+scheduler: a PVT v2-b0 step took 10x longer with BLAS on two threads than on
+one (issue 14). On an idle machine every core is used.
+
+BLAS is limited through threadpoolctl, imported on first need; BLAS's own
+settings (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``) cap what the
+adaptive default may use. lucid's kernel threads and BLAS's never run
+lucid's work at the same time: a kernel runs between two matmuls on the
+calling thread and up to ``n - 1`` helpers, a matmul on up to ``n`` BLAS
+threads.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+import threading
+import time
+import warnings
+from typing import Any
+
+__all__ = ["get_num_threads", "kernel_threads", "set_num_threads"]
+
+# Seconds between two measurements of the load: long enough for the kernel's
+# tick counters (100 a second per core) to say something, short enough to
+# follow a competing job that starts or stops.
+INTERVAL = 0.25
+
+_lock = threading.Lock()
+_fixed: int | None = None  # set_num_threads or LUCID_NUM_THREADS
+_env_read = False
+_current: int | None = None  # the adaptive choice, once made
+_blas_cap: int | None = None  # BLAS threads before lucid changed them
+_blas_applied: int | None = None
+_controller: Any = None  # threadpoolctl.ThreadpoolController, created on first need
+_modules_seen = -1  # len(sys.modules) when _controller was created
+_sample: tuple[float, float, float] | None = None  # wall, busy CPU seconds, own CPU seconds
+_checked_at = 0.0
+
+
+def cores() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _check_count(n: Any, source: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(
+            f"{source} must be a positive integer, got {n!r}; e.g. lucid.set_num_threads(2)"
+        )
+    return int(n)
+
+
+# ------------------------------------------------------------------ BLAS ---
+
+
+def _blas_libraries(fresh: bool = False) -> bool:
+    """Make sure the controller knows every loaded BLAS library; ``True`` if it looked again.
+
+    A new module may have brought its own BLAS (numba loads SciPy's, for
+    one), and threadpoolctl only knows the libraries loaded when it looked:
+    it looks again whenever ``sys.modules`` has grown, or when ``fresh``.
+    """
+    global _controller, _modules_seen, _blas_cap
+    if _controller is not None and not fresh and len(sys.modules) == _modules_seen:
+        return False
+    from threadpoolctl import ThreadpoolController
+
+    _controller = ThreadpoolController()
+    _modules_seen = len(sys.modules)
+    if _blas_cap is None:
+        # Before lucid changes anything: BLAS's own environment variables speak here.
+        counts = [lib.num_threads for lib in _controller.select(user_api="blas").lib_controllers]
+        _blas_cap = max(counts, default=cores())
+    return True
+
+
+def _blas_cap_found() -> int:
+    """The most BLAS threads the adaptive default may use: what BLAS was started with."""
+    _blas_libraries()
+    assert _blas_cap is not None
+    return _blas_cap
+
+
+def _blas(n: int, fresh: bool = False) -> None:
+    """Limit BLAS to ``n`` threads (``fresh``: look for BLAS libraries again first)."""
+    global _blas_applied
+    if _blas_libraries(fresh) or n != _blas_applied:
+        _controller.limit(limits=n, user_api="blas")
+        _blas_applied = n
+
+
+# ----------------------------------------------------------- measuring ---
+
+
+def _busy_seconds(cpus: set[int]) -> float | None:
+    """CPU seconds the given cores have spent busy since boot (``None`` without /proc/stat)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError:
+        return None
+    ticks = 0
+    for line in lines:
+        if not line.startswith(b"cpu") or line.startswith(b"cpu "):
+            continue
+        name, *fields = line.split()
+        if int(name[3:]) in cpus:
+            # user, nice, system, irq, softirq, steal: all but idle and iowait.
+            values = [int(v) for v in fields[:8]]
+            ticks += sum(values[i] for i in (0, 1, 2, 5, 6, 7))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _measure() -> tuple[float, float, float] | None:
+    try:
+        cpus = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        return None
+    busy = _busy_seconds(cpus)
+    if busy is None:
+        return None
+    own = os.times()
+    return time.monotonic(), busy, own.user + own.system
+
+
+def _adapt() -> int:
+    """Threads to use now: the cores other processes left free (at least one)."""
+    global _current, _sample, _checked_at
+    now = time.monotonic()
+    if _current is not None and now - _checked_at < INTERVAL:
+        return _current
+    _checked_at = now
+    sample = _measure()
+    n = cores()
+    if sample is not None and _sample is not None and sample[0] > _sample[0]:
+        wall = sample[0] - _sample[0]
+        others = max(0.0, (sample[1] - _sample[1]) - (sample[2] - _sample[2])) / wall
+        n = int(n - others + 0.5)
+    elif sample is not None and _current is None:
+        # The first call: until there is an interval to measure, the cores
+        # that the load average leaves.
+        n = int(n - os.getloadavg()[0] + 0.5)
+    elif _current is not None:
+        n = _current  # no measurement possible
+    _sample = sample
+    _current = max(1, min(n, cores(), _blas_cap_found()))
+    _blas(_current)
+    return _current
+
+
+# ------------------------------------------------------------------- API ---
+
+
+def _from_environment() -> None:
+    global _fixed, _env_read
+    _env_read = True
+    value = os.environ.get("LUCID_NUM_THREADS", "").strip()
+    if not value:
+        return
+    try:
+        _fixed = _check_count(int(value), "LUCID_NUM_THREADS")
+    except ValueError:
+        warnings.warn(
+            f"LUCID_NUM_THREADS={value!r} is not a positive integer and is ignored; "
+            "lucid chooses its thread count from the load instead",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def kernel_threads() -> int:
+    """The number of threads a kernel may use now (checked at every dispatch, so it is cheap)."""
+    with _lock:
+        if not _env_read:
+            _from_environment()
+        if _fixed is None:
+            return _adapt()
+        _blas(_fixed)  # cheap, unless a module that may bring a BLAS library was loaded
+        return _fixed
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for lucid's kernels and for BLAS (matmuls), from now on.
+
+    Without this call (or ``LUCID_NUM_THREADS``), lucid uses the cores other
+    processes leave free, measured as it runs: see the performance guide.
+
+    Parameters
+    ----------
+    n
+        A positive number of threads.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> before = lucid.get_num_threads()
+    >>> lucid.set_num_threads(1)
+    >>> lucid.get_num_threads()
+    1
+    >>> lucid.set_num_threads(before)
+    """
+    global _fixed, _env_read
+    n = _check_count(n, "the number of threads")
+    with _lock:
+        _env_read = True
+        _fixed = n
+        _blas(n, fresh=True)
+
+
+def get_num_threads() -> int:
+    """The number of threads lucid's kernels and BLAS use now.
+
+    Returns
+    -------
+    int
+        The number set by :func:`set_num_threads` or ``LUCID_NUM_THREADS``,
+        else the adaptive choice (the cores other processes leave free).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.get_num_threads() >= 1
+    True
+    """
+    return kernel_threads()
