@@ -164,11 +164,19 @@ def _plugins(args: argparse.Namespace, out: TextIO) -> int:
 def _predict(args: argparse.Namespace, out: TextIO) -> int:
     from lucid.models import PretrainedWeightsError, _predict
 
+    rank = 0
+    if args.distributed:
+        import lucid.distributed as dist
+
+        dist.init_process_group()
+        rank = dist.get_rank()
     try:
         results = _predict.predict(args.images, args.model, args.top)
     except (PretrainedWeightsError, OSError, ValueError, RuntimeError) as exc:
         print(f"lucid: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+    if rank != 0:
+        return 0  # rank 0 prints every rank's results
     if args.json:
         _json(results, out)
     else:
@@ -217,6 +225,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--top", type=int, default=5, help="classes to show per image")
     predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.add_argument(
+        "--distributed", action="store_true",
+        help="one of several MPI ranks (start with mpirun -n N): each classifies its share "
+        "of the images; rank 0 prints every result, in order",
+    )  # fmt: skip
     predict.set_defaults(handler=_predict)
 
     plugins = commands.add_parser(
@@ -253,11 +266,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Plugin problems read as one line each, not as Python source locations.
         warnings.showwarning = _show_warning
         try:
-            return int(args.handler(args, sys.stdout))
+            status = int(args.handler(args, sys.stdout))
         except UnknownModelError as exc:
-            return _error(args, exc, exc.suggestions, 2)
+            status = _error(args, exc, exc.suggestions, 2)
         except DuplicateModelError as exc:
-            return _error(args, exc, [], 1)
+            status = _error(args, exc, [], 1)
+    if status and getattr(args, "distributed", False):
+        # A failed rank must not leave the others waiting (--distributed commands).
+        from lucid.distributed import _group
+
+        _group.abort(status)
+    return status
 
 
 def _error(args: argparse.Namespace, exc: Exception, suggestions: list[str], status: int) -> int:

@@ -120,12 +120,21 @@ def init_process_group(backend: str = "mpi", **kwargs: Any) -> None:
 def _abort_on_error(
     kind: type[BaseException], error: BaseException, tb: TracebackType | None
 ) -> None:
-    rank = _group.rank if _group is not None else "?"
-    sys.stderr.write(f"lucid.distributed: rank {rank} failed; aborting all ranks\n")
     traceback.print_exception(kind, error, tb)
+    abort(1)
+
+
+def abort(status: int) -> None:
+    """End every rank with ``status`` after this one failed (nothing to do alone).
+
+    A rank that just exits would leave the others waiting in their next
+    collective, and MPI's shutdown would wait for them: abort the job instead.
+    """
+    if _group is None or _group.comm is None:
+        return
+    sys.stderr.write(f"lucid.distributed: rank {_group.rank} failed; aborting all ranks\n")
     sys.stderr.flush()
-    if _group is not None and _group.comm is not None:
-        _group.comm.Abort(1)
+    _group.comm.Abort(status)
 
 
 def is_initialized() -> bool:

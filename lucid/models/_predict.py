@@ -70,32 +70,45 @@ def predict(
     for image in images:
         if not os.path.isfile(image):
             raise FileNotFoundError(f"no image file at {os.fspath(image)!r}")
+    import lucid.distributed as dist
+
+    # Under several MPI ranks each classifies every world-size-th image, and the
+    # results are gathered back into the images' order on every rank.
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    if world > 1 and rank != 0:
+        dist.barrier()  # rank 0 downloads the weights first; the others read its cache
     net = create_model(model, pretrained=True).eval()
-    cfg = net.pretrained_cfg
-    names = imagenet_class_names() if classes == 1000 else None
-    transform = create_transform(cfg, is_training=False)
-    results = []
-    for image in images:
-        batch = transform(_open_rgb(os.fspath(image))).unsqueeze(0)
+    if world > 1 and rank == 0:
+        dist.barrier()
+    transform = create_transform(net.pretrained_cfg, is_training=False)
+    # One row per image: its position, then the top class indices, then their probabilities.
+    rows = np.empty((0, 1 + 2 * top), dtype=np.float64)
+    for i in range(rank, len(images), world):
+        batch = transform(_open_rgb(os.fspath(images[i]))).unsqueeze(0)
         with lucid.no_grad():
             logits = net(batch).data[0].astype(np.float64)
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         best = np.argsort(-probs, kind="stable")[:top]
-        results.append(
-            {
-                "image": os.fspath(image),
-                "predictions": [
-                    {
-                        "index": int(i),
-                        "label": names[i] if names is not None else None,
-                        "probability": float(probs[i]),
-                    }
-                    for i in best
-                ],
-            }
-        )
-    return results
+        rows = np.vstack([rows, np.concatenate([[i], best, probs[best]])])
+    if world > 1:
+        rows = dist._group.gather_rows(rows)
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    names = imagenet_class_names() if classes == 1000 else None
+    return [
+        {
+            "image": os.fspath(images[int(row[0])]),
+            "predictions": [
+                {
+                    "index": int(k),
+                    "label": names[int(k)] if names is not None else None,
+                    "probability": float(p),
+                }
+                for k, p in zip(row[1 : 1 + top], row[1 + top :], strict=True)
+            ],
+        }
+        for row in rows
+    ]
 
 
 def _open_rgb(path: str) -> Any:

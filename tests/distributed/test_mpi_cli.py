@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import lucid
@@ -88,3 +89,70 @@ def test_the_guide_example_script_runs_on_two_ranks(tmp_path, mpirun):
     losses = [float(line.split()[-1]) for line in lines]
     assert losses[-1] < losses[0]  # it learns
     assert set(lucid.load(weights)) == {"0.weight", "0.bias", "3.weight", "3.bias"}
+
+
+# Registers a small pvt_v2_b0 under the tag "test" (served by the test's 127.0.0.1 server
+# through LUCID_WEIGHTS_MIRROR) in each rank's process, then runs the CLI.
+PREDICT_LAUNCHER = """
+import sys
+import lucid.models
+from lucid.models import _pretrained, get_pretrained_cfg
+
+lucid.models.list_models()
+cfg = {**get_pretrained_cfg("pvt_v2_b0.in1k"), "hf_hub_id": "test/pvt_v2_b0", "tag": "test",
+       "settings": {"depths": [1, 1, 1, 1]}}
+del cfg["sha256"]
+_pretrained._CFGS["pvt_v2_b0"]["test"] = cfg
+from lucid._cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def small_b0_served(tmp_path, weights_server, lucid_home, monkeypatch):
+    """The weights of PREDICT_LAUNCHER's tag, served from 127.0.0.1 through the mirror."""
+    import safetensors.numpy
+
+    lucid.manual_seed(0)
+    small = lucid.models.create_model("pvt_v2_b0", depths=[1, 1, 1, 1])
+    state = {k: v.numpy() for k, v in small.state_dict().items()}
+    path = tmp_path / "weights.safetensors"
+    safetensors.numpy.save_file(state, str(path))
+    weights_server.put("test/pvt_v2_b0/resolve/main/model.safetensors", path.read_bytes())
+    monkeypatch.setenv("LUCID_WEIGHTS_MIRROR", weights_server.url)
+
+
+def test_predict_shares_the_images_and_prints_them_in_order(tmp_path, mpirun, small_b0_served):
+    rng = np.random.default_rng(3)
+    images = []
+    for i in range(5):  # an odd count: the ranks get 3 and 2 images
+        images.append(tmp_path / f"img{i}.png")
+        pixels = rng.integers(0, 256, (40 + 10 * i, 50, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(images[-1])
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(PREDICT_LAUNCHER)
+    command = [sys.executable, str(launcher), "predict", *map(str, images)]
+    command += ["--model", "pvt_v2_b0.test", "--top", "3", "--json"]
+    alone = subprocess.run(command, capture_output=True, text=True, check=True)
+    sharded = mpirun([*command, "--distributed"])
+    assert sharded.returncode == 0, sharded.stderr
+    expected, got = json.loads(alone.stdout), json.loads(sharded.stdout)  # rank 0 prints alone
+    assert [r["image"] for r in got] == [str(p) for p in images]
+    assert got == expected
+
+
+def test_a_failing_command_ends_every_rank(tmp_path, mpirun, small_b0_served):
+    # Rank 0 cannot read its image; without aborting, rank 1 would wait forever.
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(PREDICT_LAUNCHER)
+    good = tmp_path / "good.png"
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(good)
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    result = mpirun(
+        [sys.executable, str(launcher), "predict", str(bad), str(good),
+         "--model", "pvt_v2_b0.test", "--distributed"],
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "is not an image Pillow can read" in result.stderr
