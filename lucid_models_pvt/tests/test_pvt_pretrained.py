@@ -425,3 +425,16 @@ def test_features_only_keeps_the_backbone_weights(hub_b0):
     state = official(backbone)
     assert "head.weight" not in state
     assert all(np.array_equal(v, hub_b0[k]) for k, v in state.items())
+
+
+def test_builders_take_pretrained_and_carry_their_cfg_as_timm_builders_do(
+    hub_b0, mirror, lucid_home
+):
+    from lucid.models import pvt_huge, pvt_v2_b0
+
+    assert pvt_v2_b0(**SMALL).pretrained_cfg["hf_hub_id"] == "timm/pvt_v2_b0.in1k"
+    with lucid.nn.meta_init():  # pvt_huge has no published weights: its cfg names it only
+        assert pvt_huge().pretrained_cfg == {"architecture": "pvt_huge"}
+    model = pvt_v2_b0(pretrained=True, pretrained_cfg_overlay=NO_HASH, **SMALL)
+    np.testing.assert_array_equal(logits(model), logits(by_hand(pvt_v2_b0, hub_b0, **SMALL)))
+    assert mirror.requests == [f"/{HUB_PATH}"]

@@ -428,6 +428,36 @@ def init_weights(model: nn.Module, conv_fan_out: bool) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def create_variant(
+    model_class: type,
+    variant: str,
+    settings: Mapping[str, Any],
+    img_size: int,
+    num_classes: int,
+    kwargs: dict[str, Any],
+) -> Any:
+    """Build ``variant`` from its table row's ``settings``, overridden by ``kwargs``.
+
+    As timm's builders: ``pretrained=True`` loads the weights (through
+    :func:`lucid.models.create_model`, which calls back here without it), and
+    the model carries ``pretrained_cfg``, that of its default weights tag.
+    """
+    from lucid import models
+
+    if "pretrained" in kwargs:
+        pretrained = kwargs.pop("pretrained")
+        return models.create_model(
+            variant, pretrained, img_size=img_size, num_classes=num_classes, **kwargs
+        )
+    reject_unknown(variant, kwargs, model_class)
+    model = model_class(img_size, num_classes, **{**settings, **kwargs})
+    try:
+        model.pretrained_cfg = models.get_pretrained_cfg(variant)
+    except models.PretrainedWeightsError:  # no published weights (pvt_huge)
+        model.pretrained_cfg = {"architecture": variant}
+    return model
+
+
 def reject_unknown(variant: str, kwargs: Mapping[str, Any], model_class: type) -> None:
     """Name an unknown setting, and the closest valid ones, before the model is built."""
     valid = [p for p in inspect.signature(model_class).parameters if p != "self"]

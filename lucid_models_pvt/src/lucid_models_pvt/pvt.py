@@ -31,10 +31,10 @@ from lucid_models_pvt._common import (
     check_in_chans,
     check_rate,
     check_stages,
+    create_variant,
     documented_by,
     drop_path_rates,
     init_weights,
-    reject_unknown,
     stage_settings,
     take_indices,
     to_map,
@@ -313,8 +313,10 @@ _documented = documented_by(
 
 def _create_pvt(variant: str, img_size: int, num_classes: int, **kwargs: Any) -> PVT:
     """Build ``variant`` from its table row, any setting of which ``kwargs`` override."""
-    reject_unknown(variant, kwargs, PVT)
-    return PVT(img_size, num_classes, **{**VARIANTS[variant].settings, **kwargs})
+    model: PVT = create_variant(
+        PVT, variant, VARIANTS[variant].settings, img_size, num_classes, kwargs
+    )
+    return model
 
 
 # ---------------------------------------------------------------- builders ---

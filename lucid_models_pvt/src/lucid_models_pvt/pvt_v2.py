@@ -30,10 +30,10 @@ from lucid_models_pvt._common import (
     check_in_chans,
     check_rate,
     check_stages,
+    create_variant,
     documented_by,
     drop_path_rates,
     init_weights,
-    reject_unknown,
     stage_settings,
     take_indices,
     to_map,
@@ -283,8 +283,10 @@ _documented = documented_by(
 
 def _create_pvt_v2(variant: str, img_size: int, num_classes: int, **kwargs: Any) -> PVTv2:
     """Build ``variant`` from its table row, any setting of which ``kwargs`` override."""
-    reject_unknown(variant, kwargs, PVTv2)
-    return PVTv2(img_size, num_classes, **{**VARIANTS[variant].settings, **kwargs})
+    model: PVTv2 = create_variant(
+        PVTv2, variant, VARIANTS[variant].settings, img_size, num_classes, kwargs
+    )
+    return model
 
 
 # ---------------------------------------------------------------- builders ---
