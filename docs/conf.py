@@ -8,7 +8,7 @@ from importlib.metadata import version as _distribution_version
 from pathlib import Path
 
 # The local extensions: one page per registered model, links to public names,
-# the benchmark table of the performance page.
+# the benchmark table of the performance page, the figures drawn from the code.
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 from sphinx.deprecation import RemovedInSphinx10Warning
@@ -37,6 +37,7 @@ extensions = [
     "lucid_api_links",
     "lucid_benchmarks",
     "lucid_model_pages",
+    "lucid_figures",
 ]
 
 exclude_patterns = ["_build"]

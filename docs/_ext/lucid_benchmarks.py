@@ -82,18 +82,29 @@ def table_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def read_results(directive: SphinxDirective) -> dict[str, Any]:
+    """The results file named by ``directive``'s argument; the page is rebuilt when it changes."""
+    # Relative to the page, as for ``.. include::``.
+    relative, absolute = directive.env.relfn2path(directive.arguments[0])
+    directive.env.note_dependency(relative)
+    path = Path(absolute)
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise directive.error(f"cannot read the benchmark results {path}: {error}") from error
+    if not isinstance(results, dict):
+        raise directive.error(
+            f"the benchmark results {path} hold a {type(results).__name__}, not an object "
+            "as bench_models.py writes; run it again to rewrite the file"
+        )
+    return results
+
+
 class BenchmarkTable(SphinxDirective):
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        # Relative to the page, as for ``.. include::``.
-        relative, absolute = self.env.relfn2path(self.arguments[0])
-        self.env.note_dependency(relative)
-        path = Path(absolute)
-        try:
-            results = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise self.error(f"cannot read the benchmark results {path}: {error}") from error
+        results = read_results(self)
         container = nodes.container()
         self.state.nested_parse(StringList(table_lines(results)), self.content_offset, container)
         return container.children

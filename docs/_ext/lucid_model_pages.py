@@ -523,6 +523,8 @@ def render_family_page(family: str, members: Sequence[ModelFacts]) -> str:
         "",
         *_model_table(members, with_family=False),
         "",
+        f".. lucid-pyramid-figure:: {members[len(members) // 2].name}\n",  # median-sized model
+        f".. lucid-family-chart:: {family}\n",
         ".. toctree::",
         "   :hidden:",
         "",

@@ -1,10 +1,12 @@
-"""A real browser (headless Chromium) reads the built site: the pvt_medium page and the search."""
+"""A real browser (headless Chromium) reads the built site: pvt_medium, the search, the figures."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import http.server
+import json
 import os
 import re
 import shutil
@@ -102,3 +104,66 @@ def test_browser_search_finds_pvt_medium(chromium: str, site: str, tmp_path: Pat
     assert results, "the search produced no result list: " + dom[-2000:]
     links = re.findall(r'href="([^"]+)"', results.group(1))
     assert links and links[0].startswith("models/generated/pvt_medium.html"), links
+
+
+# A page of the same origin that opens a site page in a frame and reports its
+# images once each has loaded (or failed): what a reader's browser displays.
+IMAGE_PROBE = """<!doctype html>
+<html><body><pre id="report">waiting</pre>
+<iframe id="page" width="1280" height="900"></iframe>
+<script>
+const frame = document.getElementById("page");
+frame.addEventListener("load", async () => {
+  const images = [...frame.contentDocument.querySelectorAll("img")];
+  await Promise.all(images.map((image) => image.decode().catch(() => null)));
+  document.getElementById("report").textContent = JSON.stringify(images.map((image) => ({
+    src: image.getAttribute("src"), alt: image.alt, classes: image.className,
+    complete: image.complete, width: image.naturalWidth, height: image.naturalHeight,
+  })));
+});
+frame.src = new URLSearchParams(location.search).get("page");
+</script></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def probed_site(built_docs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site under ``/site/`` and the image probe at ``/probe.html``, on one server."""
+    root = tmp_path_factory.mktemp("probed-site")
+    (root / "site").symlink_to(built_docs.html, target_is_directory=True)
+    (root / "probe.html").write_text(IMAGE_PROBE, encoding="utf-8")
+    with serve(root) as url:
+        yield url
+
+
+def displayed_images(chromium: str, site: str, page: str, profile: Path) -> list[dict]:
+    """What the browser reports of each ``<img>`` of ``page`` once it has tried to load it."""
+    dom = dump_dom(chromium, f"{site}/probe.html?page=/site/{page}", profile, 20_000)
+    report = re.search(r'<pre id="report">(.*?)</pre>', dom, re.DOTALL)
+    assert report and report.group(1) != "waiting", "the probe did not report: " + dom[-2000:]
+    return json.loads(html.unescape(report.group(1)))
+
+
+@pytest.mark.parametrize(
+    ("page", "figures"),
+    [
+        ("models/generated/family-pvt.html", {"pyramid": 1, "family": 1}),
+        ("models/generated/family-pvt_v2.html", {"pyramid": 1, "family": 1}),
+        ("guide/performance.html", {"benchmark": 1}),
+    ],
+)
+def test_browser_displays_the_figures(
+    chromium: str, probed_site: str, tmp_path: Path, page: str, figures: dict[str, int]
+) -> None:
+    images = displayed_images(chromium, probed_site, page, tmp_path / "profile")
+    # Every image of the page loaded and has a size, the figures among them.
+    for image in images:
+        assert image["complete"] and image["width"] > 0 and image["height"] > 0, image
+    shown = {
+        kind: [i for i in images if f"lucid-figure-{kind}" in i["classes"].split()]
+        for kind in figures
+    }
+    assert {kind: len(found) for kind, found in shown.items()} == figures, images
+    for found in shown.values():
+        for image in found:
+            assert len(image["alt"]) > 40, image  # the alt text states the figure's data
