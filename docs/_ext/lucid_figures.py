@@ -3,7 +3,7 @@
 Directives:
 
 ``.. lucid-pyramid-figure:: pvt_medium``
-    The four-stage pyramid of a model for one image at its default size: per
+    The stages of a pyramid model for one image at its default size: per
     stage the feature-map size (the shapes ``forward_intermediates`` returns),
     the width, the number of blocks and heads and the spatial-reduction ratio
     (the model's ``config``). The model is built under
@@ -13,6 +13,9 @@ Directives:
     pages (:func:`lucid.nn.utils.count_macs`), with the ImageNet-1k top-1 of
     each variant whose pretrained cfg publishes one, placed at the layout those
     weights are built with (its ``settings``, e.g. ``attn_proj=True``).
+``.. lucid-family-figures:: pvt``
+    What each generated family page shows: the pyramid of the family's
+    median-sized model (when its models are pyramids) and the family's chart.
 ``.. lucid-benchmark-chart:: ../../benchmarks/models.json``
     lucid against PyTorch per model, from the results file of
     ``benchmarks/bench_models.py`` (the data of the ``benchmark-table`` beside it).
@@ -51,6 +54,13 @@ _CODE = Path(__file__).read_bytes()
 # ------------------------------------------------------------------ data ---
 
 
+class NotAPyramid(ValueError):
+    """The model has no per-stage settings or no stage maps to draw."""
+
+
+_STAGE_SETTINGS = ("embed_dims", "depths", "num_heads", "sr_ratios")
+
+
 def pyramid_data(name: str, fallback_size: int) -> dict[str, Any]:
     """The stages of model ``name`` for one image at its default size."""
     import lucid
@@ -61,17 +71,14 @@ def pyramid_data(name: str, fallback_size: int) -> dict[str, Any]:
         model = lucid.models.create_model(name).eval()
     config = dict(getattr(model, "config", {}) or {})
     size = int(config.get("img_size", fallback_size))
-    channels = int(config.get("in_chans", 3))
-    missing = [
-        key
-        for key in ("embed_dims", "depths", "num_heads", "sr_ratios")
-        if not isinstance(config.get(key), list)
-    ]
-    if missing or not hasattr(model, "forward_intermediates"):
-        raise ValueError(
-            f"{name} is not a pyramid model: its config lacks {missing or 'nothing'} and it "
-            f"{'has' if hasattr(model, 'forward_intermediates') else 'lacks'} "
-            "forward_intermediates(); the figure needs both (as PVT models have)"
+    channels = int(config.get("in_chans", config.get("in_channels", 3)))
+    missing = [f"config[{k!r}]" for k in _STAGE_SETTINGS if not isinstance(config.get(k), list)]
+    if not hasattr(model, "forward_intermediates"):
+        missing.append("forward_intermediates()")
+    if missing:
+        raise NotAPyramid(
+            f"{name} is not a pyramid model: it has no {', '.join(missing)}; the figure "
+            "needs the per-stage settings and timm's stage maps, as the PVT models have"
         )
     with lucid.no_grad():
         maps = model.forward_intermediates(
@@ -163,6 +170,18 @@ def family_data(family: str, fallback_size: int) -> dict[str, Any]:
     return {"family": family, "image_size": default.image_size, "variants": variants}
 
 
+def family_figures_data(
+    family: str, fallback_size: int
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The chart of ``family`` and the pyramid of its median-sized model (None if not a pyramid)."""
+    chart = family_data(family, fallback_size)
+    median = chart["variants"][len(chart["variants"]) // 2]["name"]
+    try:
+        return pyramid_data(median, fallback_size), chart
+    except NotAPyramid:
+        return None, chart
+
+
 def _settings_text(settings: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings.items())
 
@@ -242,7 +261,7 @@ def draw_pyramid(data: Mapping[str, Any]) -> Any:
         f"image\n{data['in_channels']} x {data['image_size']} x {data['image_size']}",
         ha="center",
         va="top",
-        fontsize=9,
+        fontsize=10,
     )
     previous_side, previous_end = data["image_size"], 0.55
     colors = plt.get_cmap("viridis")
@@ -263,7 +282,7 @@ def draw_pyramid(data: Mapping[str, Any]) -> Any:
             f"/{previous_side // stage['columns']}",
             ha="center",
             va="bottom",
-            fontsize=8,
+            fontsize=9,
             color="#52606d",
         )
         heads = "head" if stage["heads"] == 1 else "heads"
@@ -280,7 +299,7 @@ def draw_pyramid(data: Mapping[str, Any]) -> Any:
             f"{stage['blocks']} blocks, {stage['heads']} {heads}\n{reduction}",
             ha="center",
             va="top",
-            fontsize=9,
+            fontsize=10,
         )
         previous_side, previous_end = stage["columns"], left + depth
     ax.set_xlim(0, 1.2 + len(stages) * column)
@@ -293,7 +312,7 @@ def draw_family_chart(data: Mapping[str, Any]) -> Any:
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.get_cmap("tab10")
     handles = []
     for i, v in enumerate(data["variants"]):
@@ -311,7 +330,7 @@ def draw_family_chart(data: Mapping[str, Any]) -> Any:
                 label += f" ({_settings_text(weights['settings'])})"
         handles.append(Line2D([], [], marker="o", color=color, linestyle="", label=label))
     variants = ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False
+        handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=10, frameon=False
     )
     ax.add_artist(variants)
     markers = [
@@ -326,7 +345,7 @@ def draw_family_chart(data: Mapping[str, Any]) -> Any:
             label="published weights (their layout)",
         ),
     ]
-    ax.legend(handles=markers, loc="lower right", fontsize=8)
+    ax.legend(handles=markers, loc="lower right", fontsize=9)
     _log_axes(ax)
     ax.set_xlabel(f"GMACs, one {data['image_size']}x{data['image_size']} image (log scale)")
     ax.set_ylabel("parameters, millions (log scale)")
@@ -458,7 +477,7 @@ def visit_lucid_figure_html(self: Any, node: lucid_figure) -> None:
 
 
 class _FigureDirective(SphinxDirective):
-    """Base of the directives: a figure with its caption."""
+    """Base of the directives: a figure with its caption, from data gathered now."""
 
     required_arguments = 1
 
@@ -471,41 +490,56 @@ class _FigureDirective(SphinxDirective):
         figure += nodes.caption(caption, "", *text)
         return [figure, *messages]
 
-    def data(self, collect: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    def data(self, collect: Callable[..., Any], *args: Any) -> Any:
         try:
-            return collect(*args)
+            return collect(*args, self.config.lucid_models_default_image_size)
         except (ValueError, KeyError) as error:
             raise self.error(f"{self.name}: {error}") from error
+
+    def pyramid(self, data: dict[str, Any]) -> list[nodes.Node]:
+        caption = (
+            f"The {len(data['stages'])} stages of ``{data['model']}`` for one "
+            f"{data['image_size']}x{data['image_size']} image, drawn from the model's "
+            "``config`` and the feature maps of ``forward_intermediates``: block height "
+            "follows the feature map's side, block depth its width (channels). K/V: the grid "
+            "the keys and values are computed on."
+        )
+        return self.figure("pyramid", data, pyramid_alt(data), caption)
+
+    def chart(self, data: dict[str, Any]) -> list[nodes.Node]:
+        caption = (
+            f"The ``{data['family']}`` models: parameters and multiply-accumulates, counted by "
+            "lucid (:func:`lucid.nn.utils.count_macs`). Where the plugin's pretrained weights "
+            "publish an ImageNet-1k top-1 (``pretrained_cfg['top1']``), it is shown at the "
+            "layout those weights are built with."
+        )
+        return self.figure("family", data, family_alt(data), caption)
 
 
 class PyramidFigure(_FigureDirective):
     """``.. lucid-pyramid-figure:: <model>`` — the stages of a pyramid model."""
 
     def run(self) -> list[nodes.Node]:
-        name = self.arguments[0]
-        data = self.data(pyramid_data, name, self.config.lucid_models_default_image_size)
-        caption = (
-            f"The four stages of ``{name}`` for one {data['image_size']}x{data['image_size']} "
-            "image, drawn from the model's ``config`` and the feature maps of "
-            "``forward_intermediates``: block height follows the feature map's side, block "
-            "depth its width (channels). K/V: the grid the keys and values are computed on."
-        )
-        return self.figure("pyramid", data, pyramid_alt(data), caption)
+        return self.pyramid(self.data(pyramid_data, self.arguments[0]))
 
 
 class FamilyChart(_FigureDirective):
     """``.. lucid-family-chart:: <family>`` — the variants' parameters against GMACs."""
 
     def run(self) -> list[nodes.Node]:
-        family = self.arguments[0]
-        data = self.data(family_data, family, self.config.lucid_models_default_image_size)
-        caption = (
-            f"The ``{family}`` models: parameters and multiply-accumulates, counted by lucid "
-            "(:func:`lucid.nn.utils.count_macs`). Where the plugin's pretrained weights "
-            "publish an ImageNet-1k top-1 (``pretrained_cfg['top1']``), it is shown at the "
-            "layout those weights are built with."
-        )
-        return self.figure("family", data, family_alt(data), caption)
+        return self.chart(self.data(family_data, self.arguments[0]))
+
+
+class FamilyFigures(_FigureDirective):
+    """``.. lucid-family-figures:: <family>`` — what a generated family page shows.
+
+    The pyramid of the family's median-sized model (by parameters), when its
+    models are pyramids, and the family's chart.
+    """
+
+    def run(self) -> list[nodes.Node]:
+        pyramid, chart = self.data(family_figures_data, self.arguments[0])
+        return [*(self.pyramid(pyramid) if pyramid else []), *self.chart(chart)]
 
 
 class BenchmarkChart(_FigureDirective):
@@ -529,5 +563,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(lucid_figure, html=(visit_lucid_figure_html, None))
     app.add_directive("lucid-pyramid-figure", PyramidFigure)
     app.add_directive("lucid-family-chart", FamilyChart)
+    app.add_directive("lucid-family-figures", FamilyFigures)
     app.add_directive("lucid-benchmark-chart", BenchmarkChart)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

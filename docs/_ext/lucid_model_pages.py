@@ -523,8 +523,7 @@ def render_family_page(family: str, members: Sequence[ModelFacts]) -> str:
         "",
         *_model_table(members, with_family=False),
         "",
-        f".. lucid-pyramid-figure:: {members[len(members) // 2].name}\n",  # median-sized model
-        f".. lucid-family-chart:: {family}\n",
+        f".. lucid-family-figures:: {family}\n",  # docs/_ext/lucid_figures.py
         ".. toctree::",
         "   :hidden:",
         "",

@@ -54,28 +54,35 @@ def test_the_linear_variant_says_its_keys_are_pooled() -> None:
     assert "ratio" not in lucid_figures.pyramid_alt(data)
 
 
-def test_a_model_without_stages_is_refused_by_name() -> None:
+def test_a_family_that_is_no_pyramid_gets_its_chart_only() -> None:
     from lucid.models import register_model
     from lucid.models._registry import REGISTRY
 
     lucid.models.list_models()  # plugins first, so the registration below is not reset
 
-    @register_model(family="tests")
-    def figure_probe_mlp() -> nn.Module:
-        return nn.Linear(2, 2)
+    @register_model(family="figure-tests")
+    def figure_probe_conv() -> nn.Module:
+        return nn.Conv2d(3, 4, 3)
 
     try:
-        with pytest.raises(ValueError, match=r"figure_probe_mlp is not a pyramid model"):
-            lucid_figures.pyramid_data("figure_probe_mlp", 224)
+        with pytest.raises(lucid_figures.NotAPyramid, match=r"figure_probe_conv is not a pyr"):
+            lucid_figures.pyramid_data("figure_probe_conv", 224)
+        pyramid, chart = lucid_figures.family_figures_data("figure-tests", 224)
+        assert pyramid is None
+        [variant] = chart["variants"]
+        assert variant["name"] == "figure_probe_conv" and variant["weights"] is None
+        assert variant["params"] == sum(p.numel() for p in figure_probe_conv().parameters())
+        assert variant["macs"] == 4 * 3 * 9 * 222 * 222  # one 224x224 image, no padding
         with pytest.raises(ValueError, match=r"no registered model is of family 'no-such'"):
             lucid_figures.family_data("no-such", 224)
     finally:
-        REGISTRY._models.pop("figure_probe_mlp", None)
+        REGISTRY._models.pop("figure_probe_conv", None)
 
 
 @pytest.mark.slow
 def test_family_data_puts_each_top1_on_the_layout_of_its_weights() -> None:
-    data = lucid_figures.family_data("pvt", 224)
+    pyramid, data = lucid_figures.family_figures_data("pvt", 224)
+    assert pyramid is not None and pyramid["model"] == "pvt_medium"  # the median-sized one
     names = [v["name"] for v in data["variants"]]
     assert sorted(names) == sorted(lucid.models.list_models(family="pvt"))
     params = [v["params"] for v in data["variants"]]
