@@ -113,3 +113,13 @@ def test_layers_use_the_split(rng, two_threads, parts):
     # conv 1 + 2, linear 1 + 2, attention 2 + 4 products, each cut in two
     assert len(parts) == 2 * 12
     assert all(blas == {1} for _, blas, _ in parts)
+
+
+def test_long_sums_are_shared_out(rng, two_threads, parts):
+    """A weight gradient's shape: each thread sums half of the terms into its own result."""
+    x = rng.standard_normal((2000, 24)).astype(np.float32)
+    g = rng.standard_normal((2000, 40)).astype(np.float32)
+    got = _matmul.matmul(x.T, g)
+    np.testing.assert_allclose(got, x.T @ g, rtol=1e-4, atol=1e-4)
+    assert [shape for _, _, shape in parts] == [(24, 40), (24, 40)]
+    assert len({ident for ident, _, _ in parts}) == 2
