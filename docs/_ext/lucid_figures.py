@@ -312,7 +312,7 @@ def draw_family_chart(data: Mapping[str, Any]) -> Any:
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     colors = plt.get_cmap("tab10")
     handles = []
     for i, v in enumerate(data["variants"]):
@@ -328,11 +328,10 @@ def draw_family_chart(data: Mapping[str, Any]) -> Any:
             label += f": {weights['top1']:.1f}% top-1"
             if weights["settings"]:
                 label += f" ({_settings_text(weights['settings'])})"
+        else:
+            label += ": no published top-1"
         handles.append(Line2D([], [], marker="o", color=color, linestyle="", label=label))
-    variants = ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=10, frameon=False
-    )
-    ax.add_artist(variants)
+    fig.legend(handles=handles, loc="outside right upper", fontsize=10, frameon=False)
     markers = [
         Line2D([], [], marker="o", color="#3e4c59", linestyle="", label="default settings"),
         Line2D(
