@@ -47,8 +47,8 @@ from lucid_model_pages import measure, registry_entry
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-# The figures' data is written into the file names' hash with this file's own
-# text: a change to the drawing code draws every figure again.
+# A figure's file name hashes its data together with this file's text: a
+# change to the drawing code draws every figure again.
 _CODE = Path(__file__).read_bytes()
 
 # ------------------------------------------------------------------ data ---
@@ -108,6 +108,7 @@ def pyramid_data(name: str, fallback_size: int) -> dict[str, Any]:
 
 
 def pyramid_alt(data: Mapping[str, Any]) -> str:
+    """The pyramid figure in words, stage by stage."""
     parts = [
         f"Architecture of {data['model']} for one {data['image_size']}x{data['image_size']} "
         f"image with {data['in_channels']} channels, {len(data['stages'])} stages."
@@ -138,7 +139,10 @@ def family_data(family: str, fallback_size: int) -> dict[str, Any]:
 
     names = lucid.models.list_models(family=family)
     if not names:
-        raise ValueError(f"no registered model is of family {family!r}")
+        known = sorted({registry_entry(name).family for name in lucid.models.list_models()})
+        raise ValueError(
+            f"no registered model is of family {family!r}; the families are: {', '.join(known)}"
+        )
     infos = [registry_entry(name) for name in names]
     measured = [(measure(info, {}, fallback_size), info) for info in infos]
     variants = []
@@ -187,6 +191,7 @@ def _settings_text(settings: Mapping[str, str]) -> str:
 
 
 def family_alt(data: Mapping[str, Any]) -> str:
+    """The family chart in words, model by model."""
     parts = [
         f"Parameters against GMACs (one {data['image_size']}x{data['image_size']} image) "
         f"of the {data['family']} models."
@@ -222,6 +227,7 @@ def benchmark_data(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def benchmark_alt(data: Mapping[str, Any]) -> str:
+    """The benchmark chart in words, model by model."""
     parts = ["lucid's time and peak memory as multiples of PyTorch's (1 = as PyTorch)."]
     for model in data["models"]:
         cells = [
@@ -458,6 +464,7 @@ class lucid_figure(nodes.General, nodes.Element):  # lower case, as docutils nam
 
 
 def visit_lucid_figure_html(self: Any, node: lucid_figure) -> None:
+    """Draw the figure into ``_images`` unless an earlier build did; write its ``<img>``."""
     key = json.dumps([node["kind"], node["data"]], sort_keys=True).encode()
     digest = hashlib.sha256(_CODE + key).hexdigest()[:16]
     filename = f"lucid-{node['kind']}-{digest}.svg"
@@ -490,10 +497,16 @@ class _FigureDirective(SphinxDirective):
         return [figure, *messages]
 
     def data(self, collect: Callable[..., Any], *args: Any) -> Any:
+        """``collect(*args)``; what it finds wrong becomes an error naming the directive."""
         try:
-            return collect(*args, self.config.lucid_models_default_image_size)
-        except (ValueError, KeyError) as error:
+            return collect(*args)
+        except (ValueError, KeyError, TypeError) as error:
             raise self.error(f"{self.name}: {error}") from error
+
+    @property
+    def image_size(self) -> int:
+        """Image side for models whose builder has no ``img_size`` default."""
+        return self.config.lucid_models_default_image_size
 
     def pyramid(self, data: dict[str, Any]) -> list[nodes.Node]:
         caption = (
@@ -519,14 +532,14 @@ class PyramidFigure(_FigureDirective):
     """``.. lucid-pyramid-figure:: <model>`` — the stages of a pyramid model."""
 
     def run(self) -> list[nodes.Node]:
-        return self.pyramid(self.data(pyramid_data, self.arguments[0]))
+        return self.pyramid(self.data(pyramid_data, self.arguments[0], self.image_size))
 
 
 class FamilyChart(_FigureDirective):
     """``.. lucid-family-chart:: <family>`` — the variants' parameters against GMACs."""
 
     def run(self) -> list[nodes.Node]:
-        return self.chart(self.data(family_data, self.arguments[0]))
+        return self.chart(self.data(family_data, self.arguments[0], self.image_size))
 
 
 class FamilyFigures(_FigureDirective):
@@ -537,7 +550,7 @@ class FamilyFigures(_FigureDirective):
     """
 
     def run(self) -> list[nodes.Node]:
-        pyramid, chart = self.data(family_figures_data, self.arguments[0])
+        pyramid, chart = self.data(family_figures_data, self.arguments[0], self.image_size)
         return [*(self.pyramid(pyramid) if pyramid else []), *self.chart(chart)]
 
 
@@ -545,7 +558,7 @@ class BenchmarkChart(_FigureDirective):
     """``.. lucid-benchmark-chart:: <results.json>`` — lucid against PyTorch per model."""
 
     def run(self) -> list[nodes.Node]:
-        data = benchmark_data(read_results(self))
+        data = self.data(benchmark_data, read_results(self))
         if not data["models"]:
             return []  # the benchmark-table beside it says that nothing is recorded
         caption = (

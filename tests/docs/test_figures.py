@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -123,3 +124,36 @@ def test_benchmark_chart_data_is_the_results_file() -> None:
             assert f"time {row['ratio']:.2f}x, memory {row['memory_ratio']:.2f}x" in alt
     assert b"<svg" in lucid_figures.render_svg("benchmark", data)
     assert lucid_figures.benchmark_data({"models": {}})["models"] == []
+
+
+@pytest.mark.slow
+def test_a_wrong_directive_fails_the_build_naming_what_is_wrong(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'docs' / '_ext')!r})\n"
+        "extensions = ['sphinx.ext.autodoc', 'lucid_figures']\n"
+        # The generated model pages need autodoc; this project is about the directives.
+        "exclude_patterns = ['models/generated']\n"
+    )
+    (source / "results.json").write_text("[1, 2]")
+    (source / "index.rst").write_text(
+        "Figures\n=======\n\n"
+        ".. lucid-pyramid-figure:: pvt_mediun\n\n"
+        ".. lucid-family-chart:: no-such-family\n\n"
+        ".. lucid-benchmark-chart:: results.json\n"
+    )
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    proc = subprocess.run(
+        [*command, str(source), str(tmp_path / "html")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "unknown model 'pvt_mediun'; did you mean 'pvt_medium'" in output
+    assert "no registered model is of family 'no-such-family'; the families are: " in output
+    assert "results.json hold a list, not an object" in output
+    assert not list((tmp_path / "html").glob("_images/lucid-*.svg"))
