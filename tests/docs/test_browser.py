@@ -144,19 +144,8 @@ def displayed_images(chromium: str, site: str, page: str, profile: Path) -> list
     return json.loads(html.unescape(report.group(1)))
 
 
-@pytest.mark.parametrize(
-    ("page", "figures"),
-    [
-        ("models/generated/family-pvt.html", {"pyramid": 1, "family": 1}),
-        ("models/generated/family-pvt_v2.html", {"pyramid": 1, "family": 1}),
-        ("guide/performance.html", {"benchmark": 1}),
-    ],
-)
-def test_browser_displays_the_figures(
-    chromium: str, probed_site: str, tmp_path: Path, page: str, figures: dict[str, int]
-) -> None:
-    images = displayed_images(chromium, probed_site, page, tmp_path / "profile")
-    # Every image of the page loaded and has a size, the figures among them.
+def assert_figures_displayed(images: list[dict], figures: dict[str, int]) -> None:
+    """Every image loaded and has a size; the page shows ``figures`` (count by kind)."""
     for image in images:
         assert image["complete"] and image["width"] > 0 and image["height"] > 0, image
     shown = {
@@ -167,3 +156,23 @@ def test_browser_displays_the_figures(
     for found in shown.values():
         for image in found:
             assert len(image["alt"]) > 40, image  # the alt text states the figure's data
+
+
+def test_browser_displays_the_figures_of_every_family_page(
+    chromium: str, probed_site: str, built_docs, tmp_path: Path
+) -> None:
+    pages = sorted(built_docs.html.glob("models/generated/family-*.html"))
+    assert {p.stem for p in pages} >= {"family-pvt", "family-pvt_v2"}
+    for page in pages:
+        images = displayed_images(
+            chromium, probed_site, f"models/generated/{page.name}", tmp_path / page.stem
+        )
+        # PVT families are pyramids: each page shows the stages and the chart.
+        assert_figures_displayed(images, {"pyramid": 1, "family": 1})
+
+
+def test_browser_displays_the_benchmark_chart(
+    chromium: str, probed_site: str, tmp_path: Path
+) -> None:
+    images = displayed_images(chromium, probed_site, "guide/performance.html", tmp_path / "p")
+    assert_figures_displayed(images, {"benchmark": 1})
