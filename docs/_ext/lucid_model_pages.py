@@ -1,36 +1,24 @@
 """Sphinx extension that writes one documentation page per registered lucid model.
 
 At ``builder-inited`` every model in the registry is built once with its
-defaults, shapes only (``lucid.nn.meta_init``: no weight is allocated); its
-parameter count, its multiply-accumulates for one image at the default size
-(``lucid.nn.utils.count_macs``) and its ``config`` are recorded, and
-``models/generated/<name>.rst`` is written next to one page per family.
+defaults, shapes only (``lucid.nn.meta_init``), its parameters and its
+multiply-accumulates for one image (``lucid.nn.utils.count_macs``) are
+counted, and ``models/generated/`` gets a page per model and per family from
+the reStructuredText templates in ``lucid_model_templates/`` beside this file.
 
-All prose comes from the plugin that registers the model, so a plugin
-documents its models without any change to lucid:
+The words all come from the plugin that registers the model, so a plugin's
+models are documented with no change to lucid: a model page quotes the
+builder's docstring and, for each setting of ``model.config`` that
+``**kwargs`` passes on, that setting's entry in the ``Parameters`` section of
+the model class (or its ``__init__``); a family page shows the family
+module's docstring and the model classes (autodoc); weights and published
+accuracies come from the plugin's pretrained configurations. Docstrings are
+parsed with numpydoc, and each is rendered once: the builder is declared with
+``py:function``, so autodoc renders only the classes.
 
-- a model page quotes its builder's docstring (summary, ``Parameters``,
-  ``Returns``) and, for each setting of the model's ``config`` that
-  ``**kwargs`` passes on, that setting's own entry in the ``Parameters``
-  section of the model class (or of its ``__init__``);
-- a family page shows the family module's docstring and the model classes
-  (rendered by autodoc);
-- the weights, their tags and published accuracies come from the plugin's
-  pretrained configurations (:func:`lucid.models.get_pretrained_cfg`).
-
-Docstrings are parsed with numpydoc's ``NumpyDocString``. Each docstring is
-rendered once: a model page declares its builder with ``py:function`` (the
-signature) and lays out the parsed sections itself; autodoc renders only the
-model classes, on the family pages.
-
-Directives for hand-written pages:
-
-``.. lucid-model-index::``
-    Every registered model, in :func:`lucid.models.list_models` order, with its
-    figures, input size, weights and published top-1.
-``.. lucid-model-table::``
-    Chosen models side by side, with columns for other settings
-    (``params[attn_proj=True]``) and reference figures typed from a paper.
+Directives for hand-written pages: ``.. lucid-model-index::`` (every model,
+in :func:`lucid.models.list_models` order) and ``.. lucid-model-table::``
+(chosen models side by side, see :class:`ModelTable`).
 """
 
 from __future__ import annotations
@@ -42,10 +30,11 @@ import gc
 import importlib
 import inspect
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
@@ -79,9 +68,9 @@ class Measurement:
 
 @dataclasses.dataclass(frozen=True)
 class ModelFacts:
-    """One registered model: its registry entry and its default measurement."""
+    """One registered model: its registry entry (``lucid.models.ModelInfo``) and measurement."""
 
-    info: Any  # lucid.models.ModelInfo
+    info: Any
     measurement: Measurement
 
     @property
@@ -89,8 +78,8 @@ class ModelFacts:
         return str(self.info.name)
 
 
-# Per build process: measurements by (model name, settings), and the facts of
-# the current build, in list_models() order, which the directives read.
+# Per build process: measurements by (model, settings), and the facts of the
+# current build in list_models() order, which the directives read.
 _cache: dict[tuple[str, str], Measurement] = {}
 _facts: dict[str, ModelFacts] = {}
 
@@ -106,10 +95,8 @@ def measure(info: Any, overrides: Mapping[str, Any], fallback_size: int) -> Meas
     from lucid.nn.utils import count_macs
 
     settings = {**info.defaults, **overrides}
-    size, channels = (
-        int(settings.get("img_size", fallback_size)),
-        int(settings.get("in_channels", settings.get("in_chans", 3))),
-    )
+    size = int(settings.get("img_size", fallback_size))
+    channels = int(settings.get("in_channels", settings.get("in_chans", 3)))
     outputs: list[tuple[int, ...]] = []
     # Placeholder weights and no graph: the largest models fit in memory, and
     # neither the counts nor the output shape depend on the values.
@@ -123,7 +110,7 @@ def measure(info: Any, overrides: Mapping[str, Any], fallback_size: int) -> Meas
         )
         macs = count_macs(model, (1, channels, size, size))
         handle.remove()
-    result = Measurement(
+    result = _cache[key] = Measurement(
         params=sum(p.numel() for p in model.parameters()),
         macs=macs,
         image_size=size,
@@ -135,7 +122,6 @@ def measure(info: Any, overrides: Mapping[str, Any], fallback_size: int) -> Meas
     )
     del model
     gc.collect()
-    _cache[key] = result
     logger.info("[lucid] measured %s %s: %s", info.name, dict(overrides), format_macs(macs))
     return result
 
@@ -154,7 +140,7 @@ def registered_models() -> list[Any]:
     return [registry_entry(name) for name in lucid.models.list_models()]
 
 
-# -------------------------------------------------------------- formatting ---
+# ------------------------------------------------------------ formatting ---
 
 
 def format_count(value: int) -> str:
@@ -173,7 +159,7 @@ _QUALIFIED = re.compile(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)")
 
 
 def short_annotation(annotation: Any) -> str:
-    """An annotation as a reader writes it: ``int``, ``list[int]``, ``PVT`` (no module paths)."""
+    """An annotation as a reader writes it: ``Sequence[int]``, ``PVT`` (no module paths)."""
     return _QUALIFIED.sub(r"\1", stringify_annotation(annotation, "smart").replace("~", ""))
 
 
@@ -201,27 +187,12 @@ def signature_text(info: Any, annotate: Any = short_annotation) -> str:
     return f"{info.name}({', '.join(parts)}){returns}"
 
 
-def _target(cls: type) -> str:
+def target(cls: type) -> str:
+    """The dotted name that cross-references ``cls``."""
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _indent(lines: Iterable[str], prefix: str = "  ") -> list[str]:
-    return [prefix + line if line else "" for line in lines]
-
-
-def _title(text: str, underline: str = "=") -> list[str]:
-    return [text, underline * len(text), ""]
-
-
-def _provider(info: Any) -> str:
-    if not info.distribution:
-        return f"registered directly, outside any installed distribution, module ``{info.module}``"
-    plugin = f" (plugin ``{info.plugin}``)" if info.plugin else ""
-    version = f" {info.version}" if info.version else ""
-    return f"``{info.distribution}``{version}{plugin}, module ``{info.module}``"
-
-
-# ------------------------------------------------------------- docstrings ---
+# ------------------------------------------------------------ docstrings ---
 
 
 def docstring(obj: object) -> NumpyDocString:
@@ -239,22 +210,24 @@ def documented_parameters(*objects: object) -> dict[str, Parameter]:
     return found
 
 
-# -------------------------------------------------------------- rendering ---
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One entry of a model page's Parameters section."""
+
+    name: str
+    type: str
+    description: Sequence[str]
+    default: str | None = None
+    optional: bool = False
+    nested: Sequence[Setting] = ()
 
 
-def _parameter(
-    name: str, type_text: str, description: Sequence[str], default: str | None, optional: bool
-) -> list[str]:
-    kind = f" (*{type_text}*{', optional' if optional else ''})" if type_text else ""
-    body = [*description, *([f"Default is ``{default}``."] if default is not None else [])]
-    return [f"- **{name}**{kind}:", *_indent(body), ""]
+def parameters(facts: ModelFacts) -> list[Setting]:
+    """The builder's arguments; under ``**kwargs``, each setting of ``config`` it passes on.
 
-
-def render_parameters(facts: ModelFacts) -> list[str]:
-    """The builder's arguments, then each setting of the model's ``config`` ``**kwargs`` takes.
-
-    Each description is the plugin's own: the builder's ``Parameters`` entry,
-    else the model class's.
+    Each description is the plugin's: the builder's ``Parameters`` entry, else
+    the model class's. A type comes from the docstring (what users pass,
+    ``list[float]``), else from the annotation or the value itself.
     """
     info, m = facts.info, facts.measurement
     docs = documented_parameters(info.builder, m.model_class, m.model_class.__init__)
@@ -263,242 +236,161 @@ def render_parameters(facts: ModelFacts) -> list[str]:
         for p in inspect.signature(m.model_class).parameters.values()
         if p.annotation is not p.empty
     }
-    lines = _title("Parameters", "-")
-    for param in info.signature.parameters.values():
-        if param.kind is param.VAR_KEYWORD:
-            settings = [key for key in m.config if key not in info.signature.parameters]
-            lines += [
-                f"- **{param.name}** (*dict*, optional):",
-                "  Additional settings of the architecture, passed on to "
-                f":class:`~{_target(m.model_class)}`" + (", including:" if settings else "."),
-                "",
-            ]
-            for key in settings:
-                entry = docs.get(key)
-                # The docstring's type is what users pass (``list[float]``);
-                # the annotation may be wider (``Sequence[float]``).
-                if entry is not None and entry.type:
-                    type_text = entry.type
-                elif key in annotations:
-                    type_text = short_annotation(annotations[key])
-                else:
-                    type_text = value_type(m.config[key])
-                description = entry.desc if entry is not None else []
-                lines += _indent(
-                    _parameter(key, type_text, description, repr(m.config[key]), False)
-                )
+    settings = []
+    for key, value in m.config.items():
+        if key in info.signature.parameters:
             continue
-        entry = docs.get(param.name)
-        if param.annotation is not param.empty:
-            type_text = short_annotation(param.annotation)
+        entry = docs.get(key)
+        if entry is not None and entry.type:
+            type_text = entry.type
+        elif key in annotations:
+            type_text = short_annotation(annotations[key])
         else:
-            type_text = entry.type if entry is not None else ""
+            type_text = value_type(value)
+        settings.append(Setting(key, type_text, entry.desc if entry else [], repr(value)))
+    found = []
+    for param in info.signature.parameters.values():
+        entry = docs.get(param.name)
+        if param.kind is param.VAR_KEYWORD:
+            passed_on = f"passed on to :class:`~{target(m.model_class)}`"
+            text = f"Additional settings of the architecture, {passed_on}"
+            text += ", including:" if settings else "."
+            found.append(Setting(param.name, "dict", [text], optional=True, nested=settings))
+            continue
         has_default = param.default is not param.empty
-        default = repr(param.default) if has_default else None
-        description = entry.desc if entry is not None else []
-        lines += _parameter(param.name, type_text, description, default, has_default)
-    return lines
+        annotated = param.annotation is not param.empty
+        found.append(
+            Setting(
+                param.name,
+                short_annotation(param.annotation) if annotated else entry.type if entry else "",
+                entry.desc if entry else [],
+                repr(param.default) if has_default else None,
+                has_default,
+            )
+        )
+    return found
 
 
-def weights(name: str) -> list[tuple[str, dict[str, Any]]]:
-    """The model's published weights: each tag with its pretrained configuration."""
+def weights(name: str) -> list[dict[str, Any]]:
+    """The model's published weights: tag, published scores and the settings they need."""
     from lucid.models import get_pretrained_cfg, list_models
 
-    return [(tag, get_pretrained_cfg(tag)) for tag in list_models(name, pretrained=True)]
+    found = []
+    for tag in list_models(name, pretrained=True):
+        cfg = get_pretrained_cfg(tag)
+        settings = ", ".join(f"``{k}={v!r}``" for k, v in cfg.get("settings", {}).items())
+        found.append(
+            {
+                "tag": tag,
+                "label": f"``{tag}``" + (f" ({settings})" if settings else ""),
+                "settings": settings,
+                "top1": cfg.get("top1"),
+                "scores": ", ".join(f"top-{k[-1]} {cfg[k]}%" for k in ("top1", "top5") if k in cfg),
+            }
+        )
+    return found
 
 
-def _settings_text(cfg: Mapping[str, Any]) -> str:
-    """The builder settings the weights need, e.g. ``attn_proj=True``."""
-    return ", ".join(f"``{k}={v!r}``" for k, v in cfg.get("settings", {}).items())
+# ------------------------------------------------------------- rendering ---
+
+# The pages' layout: reStructuredText templates beside this file.
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("lucid_model_templates")),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    undefined=jinja2.StrictUndefined,
+)
+_templates.filters.update(count=format_count, macs=format_macs, target=target)
 
 
-def render_weights(name: str) -> list[str]:
-    """The weights section: each tag with its published accuracy and the layout it needs."""
-    published = weights(name)
-    if not published:
-        return ["**Pretrained weights**: none published", ""]
-    lines = ["**Pretrained weights** (see :doc:`/guide/pretrained`):", ""]
-    for tag, cfg in published:
-        scores = ", ".join(f"top-{k[-1]} {cfg[k]}%" for k in ("top1", "top5") if k in cfg)
-        text = f"- ``{tag}``: " + (f"ImageNet-1k {scores}; " if scores else "")
-        text += f'``create_model("{tag}", pretrained=True)``'
-        if cfg.get("settings"):
-            text += f" (builds the layout these weights need: {_settings_text(cfg)})"
-        lines.append(text)
-    return [*lines, ""]
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    """A ``list-table`` whose first row is the header."""
+    return str(_templates.get_template("macros.rst.jinja").module.table(rows))
 
 
-def render_example(facts: ModelFacts) -> list[str]:
-    """A doctest that builds the model, prints it and runs one image through it."""
-    m = facts.measurement
-    lines = [
-        ">>> import lucid",
-        ">>> import lucid.models as models",
-        f">>> model = models.{facts.name}()",
-        ">>> print(model)  # doctest: +ELLIPSIS",
-        m.repr_head,
-        "...",
-        ">>> model = model.eval()",
-        f">>> images = lucid.randn(1, {m.in_channels}, {m.image_size}, {m.image_size})",
-        ">>> with lucid.no_grad():",
-        "...     output = model(images)",
-    ]
-    if m.output_shape is not None:
-        lines += [">>> output.shape", repr(m.output_shape)]
-    return lines
+def _provider(info: Any) -> str:
+    if not info.distribution:
+        return f"registered directly, outside any installed distribution, module ``{info.module}``"
+    plugin = f" (plugin ``{info.plugin}``)" if info.plugin else ""
+    version = f" {info.version}" if info.version else ""
+    return f"``{info.distribution}``{version}{plugin}, module ``{info.module}``"
 
 
 def render_model_page(facts: ModelFacts) -> str:
-    """The reStructuredText of one model's page, in the order of the spec page."""
+    """The reStructuredText of one model's page, in the order of the reference page."""
     info, m = facts.info, facts.measurement
     doc = docstring(info.builder)
-    description = "\n".join([*doc["Summary"], "", *doc["Extended Summary"]]).strip()
-    returns = doc["Returns"][0] if doc["Returns"] else None
     return_class = info.signature.return_annotation
     if not isinstance(return_class, type):
         return_class = m.model_class
-    qualified = signature_text(info, lambda a: stringify_annotation(a, "smart"))
-    lines = [
-        ".. This page is generated by docs/_ext/lucid_model_pages.py from the registry;",
-        "   edit the plugin's docstrings instead.",
-        "",
-        ".. meta::",
-        f"   :description: {info.name}: {format_count(m.params)} parameters,"
-        f" {format_macs(m.macs)}, from {info.distribution or info.module}",
-        "",
-        *_title(info.name),
-        # Names in the quoted docstrings are relative to the builder's module.
-        f".. currentmodule:: {info.module}",
-        "",
-        f".. py:function:: {qualified}",
-        "   :module: lucid.models",
-        "",
-        description or f"Builds the ``{info.name}`` model of the ``{info.family}`` family.",
-        "",
-        f"**Total Parameters**: {format_count(m.params)}",
-        "",
-        f"**MACs**: {format_macs(m.macs)} for one {m.image_size}x{m.image_size} image"
-        " (multiply-accumulates counted by :func:`lucid.nn.utils.count_macs`)",
-        "",
-        f"**Provided by**: {_provider(info)}",
-        "",
-        f"**Family**: :doc:`{info.family} <family-{info.family}>`",
-        "",
-        *render_weights(info.name),
-        *_title("Function Signature", "-"),
-        ".. code-block:: python",
-        "",
-        "    @register_model",
-        f"    def {signature_text(info)}",
-        "",
-        *render_parameters(facts),
-        *_title("Returns", "-"),
-        f"- **{short_annotation(return_class)}**:",
-        f"  An instance of the :class:`~{_target(return_class)}` class configured"
-        f" as ``{info.name}``.",
-        *_indent(returns.desc if returns is not None else []),
-        "",
-        *_title("Examples", "-"),
-        *render_example(facts),
-        "",
-    ]
-    return "\n".join(lines)
+    return _templates.get_template("model.rst.jinja").render(
+        name=info.name,
+        info=info,
+        m=m,
+        description="\n".join([*doc["Summary"], "", *doc["Extended Summary"]]).strip(),
+        qualified_signature=signature_text(info, lambda a: stringify_annotation(a, "smart")),
+        signature=signature_text(info),
+        provider=_provider(info),
+        weights=weights(info.name),
+        parameters=parameters(facts),
+        return_name=short_annotation(return_class),
+        return_class=return_class,
+        returns=doc["Returns"][0].desc if doc["Returns"] else [],
+    )
+
+
+def table_rows(facts: Sequence[ModelFacts], *, with_family: bool) -> list[list[str]]:
+    """Models with their figures, input size, weights and published top-1, linked to their pages.
+
+    Top-1 is shown only where a pretrained configuration has it, and the
+    weights column names the settings those weights need.
+    """
+    rows = [["Model", *(["Family"] * with_family), "Parameters", "MACs", "Input size"]]
+    rows[0] += ["Weights", "Top-1 (%)"]
+    for f in facts:
+        published = weights(f.name)
+        # With several weights, each top-1 names its tag.
+        top1 = [
+            f"{w['top1']}" + (f" (``{w['tag']}``)" if len(published) > 1 else "")
+            for w in published
+            if w["top1"] is not None
+        ]
+        m = f.measurement
+        rows.append(
+            [
+                _link(f),
+                *([f":doc:`{f.info.family} </{GENERATED}/family-{f.info.family}>`"] * with_family),
+                format_count(m.params),
+                format_macs(m.macs),
+                f"{m.image_size}x{m.image_size}",
+                ", ".join(w["label"] for w in published) or "—",
+                ", ".join(top1) or "—",
+            ]
+        )
+    return rows
+
+
+def _link(facts: ModelFacts) -> str:
+    return f":doc:`{facts.name} </{GENERATED}/{facts.name}>`"
 
 
 def render_family_page(family: str, members: Sequence[ModelFacts]) -> str:
     """A family's page: the family module's docstring, its models and the classes they build."""
     module = members[0].info.module
-    classes = sorted(
-        {
-            f.measurement.model_class
-            for f in members
-            if f.measurement.model_class.__module__ == module
-        },
-        key=lambda c: c.__qualname__,
+    classes = {f.measurement.model_class for f in members}
+    return _templates.get_template("family.rst.jinja").render(
+        family=family,
+        module=module,
+        module_doc=inspect.getdoc(importlib.import_module(module)) or "",
+        provider=_provider(members[0].info),
+        rows=table_rows(members, with_family=False),
+        members=[f.name for f in members],
+        classes=sorted((c for c in classes if c.__module__ == module), key=target),
     )
-    lines = [
-        ".. This page is generated by docs/_ext/lucid_model_pages.py from the registry;",
-        "   edit the plugin's docstrings instead.",
-        "",
-        *_title(f"{family} family"),
-        f".. currentmodule:: {module}",
-        "",
-        inspect.getdoc(importlib.import_module(module)) or "",
-        "",
-        f"Provided by {_provider(members[0].info)}.",
-        "",
-        *model_table(members, with_family=False),
-        "",
-        ".. toctree::",
-        "   :hidden:",
-        "",
-        *[f"   {f.name}" for f in members],
-        "",
-    ]
-    if classes:
-        lines += _title("Model classes" if len(classes) > 1 else "Model class", "-")
-    for cls in classes:
-        # Members inherited from private bases belong to the model; those of
-        # lucid.nn.Module are documented in the API reference.
-        lines += [
-            f".. autoclass:: {_target(cls)}",
-            "   :members:",
-            "   :inherited-members: Module",
-            "",
-        ]
-    return "\n".join(lines)
 
 
-def _list_table(rows: Sequence[Sequence[str]]) -> list[str]:
-    """A ``list-table`` whose first row is the header."""
-    lines = [".. list-table::", "   :header-rows: 1", "   :class: lucid-model-table", ""]
-    for row in rows:
-        lines += ["   * - " + row[0], *(f"     - {cell}" for cell in row[1:])]
-    return lines
-
-
-def _model_link(facts: ModelFacts) -> str:
-    return f":doc:`{facts.name} </{GENERATED}/{facts.name}>`"
-
-
-def model_table(facts: Sequence[ModelFacts], *, with_family: bool) -> list[str]:
-    """Models with their figures, input size, weights and published top-1, linked to their pages.
-
-    Top-1 is shown only where a pretrained configuration has it, next to the
-    tag (and the settings) of the weights it was measured with.
-    """
-    header = ["Model", *(["Family"] if with_family else [])]
-    rows = [[*header, "Parameters", "MACs", "Input size", "Weights", "Top-1 (%)"]]
-    for f in facts:
-        tags, top1 = [], []
-        for tag, cfg in weights(f.name):
-            settings = _settings_text(cfg)
-            tags.append(f"``{tag}``" + (f" ({settings})" if settings else ""))
-            if "top1" in cfg:
-                top1.append(f"{cfg['top1']} (``{tag}``)" if len(tags) > 1 else str(cfg["top1"]))
-        family = f":doc:`{f.info.family} </{GENERATED}/family-{f.info.family}>`"
-        m = f.measurement
-        rows.append(
-            [
-                _model_link(f),
-                *([family] if with_family else []),
-                format_count(m.params),
-                format_macs(m.macs),
-                f"{m.image_size}x{m.image_size}",
-                ", ".join(tags) or "—",
-                ", ".join(top1) or "—",
-            ]
-        )
-    return _list_table(rows)
-
-
-# ------------------------------------------------------------- generation ---
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    # An unchanged file keeps its mtime, so an incremental build skips it.
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+# ------------------------------------------------------------ generation ---
 
 
 def generate_pages(app: Sphinx) -> None:
@@ -511,52 +403,57 @@ def generate_pages(app: Sphinx) -> None:
     for f in _facts.values():
         families.setdefault(f.info.family, []).append(f)
     pages = {f"{name}.rst": render_model_page(f) for name, f in _facts.items()}
-    pages |= {f"family-{fam}.rst": render_family_page(fam, m) for fam, m in families.items()}
+    pages |= {f"family-{fam}.rst": render_family_page(fam, fs) for fam, fs in families.items()}
     out = Path(app.srcdir) / GENERATED
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.rst"):
         if stale.name not in pages:
             stale.unlink()
     for filename, text in pages.items():
-        _write_if_changed(out / filename, text)
+        path = out / filename
+        # An unchanged file keeps its mtime, so an incremental build skips it.
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
     logger.info("[lucid] wrote %d model pages and %d family pages", len(_facts), len(families))
 
 
-# ------------------------------------------------------------- directives ---
+# ------------------------------------------------------------ directives ---
 
 
 class _ModelDirective(SphinxDirective):
     """Base of the directives: remembers which documents show figures of this build."""
 
-    def render(self, lines: list[str]) -> list[nodes.Node]:
+    def render(self, text: str) -> list[nodes.Node]:
         self.env.lucid_model_docs.add(self.env.docname)  # type: ignore[attr-defined]
         container = nodes.container()
-        self.state.nested_parse(StringList(lines, source=self.get_source_info()[0]), 0, container)
+        lines = StringList(text.splitlines(), source=self.get_source_info()[0])
+        self.state.nested_parse(lines, 0, container)
         return container.children
 
 
 class ModelIndex(_ModelDirective):
-    """``.. lucid-model-index::`` — every registered model, in list_models() order."""
+    """``.. lucid-model-index::``: every registered model, in list_models() order."""
 
     def run(self) -> list[nodes.Node]:
         if not _facts:
             return self.render(
-                ["No model is registered: install a model plugin such as ``lucid-models-pvt``."]
+                "No model is registered: install a model plugin such as ``lucid-models-pvt``."
             )
         families = dict.fromkeys(f.info.family for f in _facts.values())
-        lines = [*model_table(list(_facts.values()), with_family=True), "", ".. toctree::"]
-        lines += ["   :hidden:", "", *(f"   /{GENERATED}/family-{fam}" for fam in families)]
-        return self.render(lines)
+        toctree = [".. toctree::", "   :hidden:", ""]
+        toctree += [f"   /{GENERATED}/family-{family}" for family in families]
+        rows = table_rows(list(_facts.values()), with_family=True)
+        return self.render(_table(rows) + "\n".join(toctree))
 
 
 class ModelTable(_ModelDirective):
-    """``.. lucid-model-table::`` — chosen models side by side.
+    """``.. lucid-model-table::``: chosen models side by side.
 
-    Options: ``:models:`` space-separated names or fnmatch patterns (in
-    registry order); ``:columns:`` ``params`` or ``macs`` separated by ``;``,
-    each optionally with settings in brackets, e.g. ``params[attn_proj=True]``;
-    ``:reference:`` columns typed from a paper, one per line:
-    ``Title | name=value name=value ...``.
+    Options: ``:models:`` space-separated names or fnmatch patterns (in their
+    order; registry order within one pattern); ``:columns:`` ``params`` or
+    ``macs`` separated by ``;``, each optionally with settings in brackets,
+    e.g. ``params[attn_proj=True]``; ``:reference:`` columns typed from a
+    paper, one per line: ``Title | name=value name=value ...``.
     """
 
     option_spec = {  # noqa: RUF012 (the docutils API is a class attribute)
@@ -568,15 +465,12 @@ class ModelTable(_ModelDirective):
 
     def run(self) -> list[nodes.Node]:
         patterns = self.options["models"].split()
-        # In the order of the patterns; in registry order within one pattern.
         matches = {n: f for p in patterns for n, f in _facts.items() if fnmatch.fnmatchcase(n, p)}
-        chosen = list(matches.values())
-        if not chosen:
+        if not matches:
             raise self.error(
                 f"no registered model matches {patterns!r}; registered: {list(_facts)}"
             )
-        header = ["Model"]
-        cells = [[_model_link(f)] for f in chosen]
+        rows = [["Model"], *([_link(f)] for f in matches.values())]
         for spec in self.options["columns"].split(";"):
             match = self._COLUMN.fullmatch(spec.strip())
             if match is None:
@@ -590,17 +484,17 @@ class ModelTable(_ModelDirective):
                 for key, _, value in (s.partition("=") for s in settings.split(",") if s.strip())
             }
             title = "Parameters" if what == "params" else "MACs"
-            header.append(f"{title} ({settings})" if settings else title)
-            for row, f in zip(cells, chosen, strict=True):
+            rows[0].append(f"{title} ({settings})" if settings else title)
+            for row, f in zip(rows[1:], matches.values(), strict=True):
                 m = measure(f.info, overrides, self.config.lucid_models_default_image_size)
                 row.append(format_count(m.params) if what == "params" else format_macs(m.macs))
         for line in filter(None, self.options.get("reference", "").splitlines()):
             title, _, values = line.partition("|")
             given = dict(item.split("=", 1) for item in values.split())
-            header.append(title.strip())
-            for row, f in zip(cells, chosen, strict=True):
-                row.append(given.get(f.name, "—"))
-        return self.render(_list_table([header, *cells]))
+            rows[0].append(title.strip())
+            for row, name in zip(rows[1:], matches, strict=True):
+                row.append(given.get(name, "—"))
+        return self.render(_table(rows))
 
 
 # ------------------------------------------------------------- env hooks ---
