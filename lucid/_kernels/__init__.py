@@ -10,7 +10,8 @@ above it. numba is imported on first use only, never at ``import lucid``.
 - ``_broadcast``: summing gradients back over broadcast dimensions.
 - ``_depthwise``: depthwise 2-D convolution, forward and backward.
 - ``_adam``: the Adam/AdamW update of one parameter.
-- ``_threads``: how many threads the kernels and BLAS use.
+- ``_matmul``: matrix products split over lucid's threads.
+- ``_threads``: how many threads the kernels and BLAS use, and the helper threads.
 """
 
 from lucid._kernels._adam import adam_update
@@ -24,6 +25,7 @@ from lucid._kernels._depthwise import (
     tap,
 )
 from lucid._kernels._gelu import LOG2E, erf, gelu, gelu_tanh, times_derivative
+from lucid._kernels._matmul import matmul
 from lucid._kernels._threads import kernel_threads
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "gelu",
     "gelu_tanh",
     "kernel_threads",
+    "matmul",
     "numpy_only",
     "pad_nhwc",
     "sum_axes",

@@ -13,35 +13,26 @@ and, only on kernels that sum along rows, ``fastmath={"reassoc"}``, which
 lets those sums run in SIMD lanes.
 
 Threads. Large arrays are split by rows over ``lucid.get_num_threads()``
-threads (see ``lucid._kernels._threads``): the calling thread and helper
-threads of this module, which sleep between calls and hold no array
-between them; the kernels release the GIL. numba's own
+threads: the calling thread and lucid's helper threads
+(``lucid._kernels._threads``); the kernels release the GIL. numba's own
 ``parallel=True`` was measured and not used: its OpenMP pool keeps threads
-spinning after each kernel, taking the cores from the BLAS threads of the
-next matmul (a PVT forward ran up to 10x slower), and its workqueue pool
-often ran both halves on one core of a 2-core VM. (Right after a matmul,
-OpenBLAS's own worker busy-waits for a while on the core a helper needs,
-so between matmuls the split gains little; it pays where BLAS is idle.)
+spinning after each kernel, taking the cores from the next matmul (a PVT
+forward ran up to 10x slower), and its workqueue pool often ran both halves
+on one core of a 2-core VM.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import queue
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numba import njit
 
+from lucid._kernels import _threads
 from lucid._kernels._gelu import ERF_P, ERF_Q
-from lucid._kernels._threads import kernel_threads
-
-# Arrays with fewer elements run on the calling thread alone: waking a
-# helper thread costs about 0.08 ms on a VM.
-PARALLEL_MIN = 1 << 18
+from lucid._kernels._threads import run_parts, run_rows
 
 _f32 = np.float32
 _FLAGS: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
@@ -375,87 +366,9 @@ def _depthwise_grad_weight_rows(g, x, gw, gb, row, geometry, lo, hi):
         gw += row
 
 
-# --------------------------------------------------------------- threads ---
-
-
-class _Helpers:
-    """Threads that run a kernel on their share of the rows while the caller runs its own."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.lock = threading.Lock()
-        self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
-        self.inboxes: list[queue.SimpleQueue[Any]] = []
-
-    def _serve(self, inbox: queue.SimpleQueue[Any]) -> None:
-        while True:
-            kernel, args = inbox.get()
-            try:
-                kernel(*args)
-            except BaseException as error:  # handed to the caller, which raises it
-                result: BaseException | None = error
-            else:
-                result = None
-            # Hold no array while waiting for the next call: the caller may
-            # have dropped them, and they can be hundreds of megabytes.
-            del kernel, args
-            self.done.put(result)
-
-    def run(self, kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]]) -> None:
-        # One caller at a time: the helpers' answers share one queue.
-        with self.lock:
-            # Started as needed: the thread count may rise (set_num_threads, less load).
-            while len(self.inboxes) < len(calls) - 1:
-                inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-                thread = threading.Thread(target=self._serve, args=(inbox,), daemon=True)
-                thread.name = "lucid-kernels"
-                thread.start()
-                self.inboxes.append(inbox)
-            for inbox, args in zip(self.inboxes, calls[1:], strict=False):
-                inbox.put((kernel, args))
-            errors = []
-            try:
-                kernel(*calls[0])
-            finally:
-                for _ in calls[1:]:
-                    error = self.done.get()
-                    if error is not None:
-                        errors.append(error)
-            if errors:
-                raise errors[0]
-
-
-_helpers: _Helpers | None = None
-_helpers_lock = threading.Lock()
-
-
-def _spans(rows: int, size: int) -> list[tuple[int, int]]:
-    """The rows ``[lo, hi)`` of each thread: one span for arrays below PARALLEL_MIN."""
-    parts = 1 if size < PARALLEL_MIN else max(1, min(rows, kernel_threads()))
-    return [(k * rows // parts, (k + 1) * rows // parts) for k in range(parts)]
-
-
-def _run_parts(kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]]) -> None:
-    """Run ``kernel(*args)`` for every ``args`` in ``calls``, all at once."""
-    global _helpers
-    if len(calls) == 1:
-        kernel(*calls[0])
-        return
-    with _helpers_lock:
-        # None yet, or a forked child, which has the object but not the threads.
-        if _helpers is None or _helpers.pid != os.getpid():
-            _helpers = _Helpers()
-    _helpers.run(kernel, calls)
-
-
-def _run_rows(kernel: Callable[..., None], rows: int, size: int, *args: Any) -> None:
-    """Run ``kernel(*args, lo, hi)`` over ``rows`` rows (``size`` elements) on the threads."""
-    _run_parts(kernel, [(*args, lo, hi) for lo, hi in _spans(rows, size)])
-
-
 def _run(kernel: Callable[..., None], *args: Any) -> None:
     """Run ``kernel(*args, lo, hi)`` over all rows of ``args[0]``, split between threads."""
-    _run_rows(kernel, args[0].shape[0], args[0].size, *args)
+    run_rows(kernel, args[0].shape[0], args[0].size, *args)
 
 
 # -------------------------------------------------------------- wrappers ---
@@ -509,7 +422,7 @@ def layer_norm(x, weight, bias, eps, out, xhat=None, rstd=None) -> None:
 def layer_norm_backward(grad, xhat, rstd, weight, gx):
     """Fill ``gx`` with the input gradient; return the weight and bias gradients."""
     rows, d = grad.shape
-    spans = _spans(rows, grad.size)
+    spans = _threads.spans(rows, grad.size)
     # Each thread sums its rows' share of the weight and bias gradients.
     gw = np.empty((len(spans), d), np.float32)
     gb = np.empty((len(spans), d), np.float32)
@@ -517,7 +430,7 @@ def layer_norm_backward(grad, xhat, rstd, weight, gx):
     calls = [
         (grad, xhat, rstd, weight, gx, gw[k], gb[k], lo, hi) for k, (lo, hi) in enumerate(spans)
     ]
-    _run_parts(_layer_norm_backward_rows, calls)
+    run_parts(_layer_norm_backward_rows, calls)
     return gw.sum(axis=0), gb.sum(axis=0)
 
 
@@ -535,24 +448,24 @@ def depthwise(x, weight, bias, out, geometry) -> None:
     """Depthwise convolution of ``x`` (N, H, W, C), weight (kh, kw, C), into ``out``."""
     bias = np.empty(0, x.dtype) if bias is None else bias
     rows = out.shape[0] * out.shape[1]
-    _run_rows(_depthwise_rows, rows, out.size, x, weight, bias, out, geometry)
+    run_rows(_depthwise_rows, rows, out.size, x, weight, bias, out, geometry)
 
 
 def depthwise_grad_input(grad, weight, gx, geometry) -> None:
     """Fill ``gx`` (N, H, W, C) with the input gradient of :func:`depthwise`."""
     rows = gx.shape[0] * gx.shape[1]
-    _run_rows(_depthwise_grad_input_rows, rows, gx.size, grad, weight, gx, geometry)
+    run_rows(_depthwise_grad_input_rows, rows, gx.size, grad, weight, gx, geometry)
 
 
 def depthwise_grad_weight(grad, x, shape, bias, geometry):
     """The weight gradient (kh, kw, C) of :func:`depthwise` and, with ``bias``, the bias's."""
-    spans = _spans(grad.shape[0] * grad.shape[1], grad.size)
+    spans = _threads.spans(grad.shape[0] * grad.shape[1], grad.size)
     # Each thread sums its rows' share; the shares are added at the end.
     gw = np.empty((len(spans), *shape), grad.dtype)
     gb = np.empty((len(spans), shape[2] if bias else 0), grad.dtype)
     row = np.empty((len(spans), *shape), grad.dtype)
     calls = [(grad, x, gw[k], gb[k], row[k], geometry, lo, hi) for k, (lo, hi) in enumerate(spans)]
-    _run_parts(_depthwise_grad_weight_rows, calls)
+    run_parts(_depthwise_grad_weight_rows, calls)
     return gw.sum(axis=0), (gb.sum(axis=0) if bias else None)
 
 

@@ -24,15 +24,25 @@ threads.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
+import queue
 import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["get_num_threads", "kernel_threads", "set_num_threads"]
+__all__ = [
+    "get_num_threads",
+    "kernel_threads",
+    "run_parts",
+    "run_rows",
+    "set_num_threads",
+    "spans",
+]
 
 # Seconds between two measurements of the load: long enough for the kernel's
 # tick counters (100 a second per core) to say something, short enough to
@@ -46,6 +56,7 @@ _current: int | None = None  # the adaptive choice, once made
 _blas_cap: int | None = None  # BLAS threads before lucid changed them
 _blas_applied: int | None = None
 _controller: Any = None  # threadpoolctl.ThreadpoolController, created on first need
+_blas_controllers: list[Any] = []  # its BLAS libraries
 _modules_seen = -1  # len(sys.modules) when _controller was created
 _sample: tuple[float, float, float] | None = None  # wall, busy CPU seconds, own CPU seconds
 _checked_at = 0.0
@@ -83,10 +94,11 @@ def _blas_libraries(fresh: bool = False) -> bool:
     from threadpoolctl import ThreadpoolController
 
     _controller = ThreadpoolController()
+    _blas_controllers[:] = _controller.select(user_api="blas").lib_controllers
     _modules_seen = len(sys.modules)
     if _blas_cap is None:
         # Before lucid changes anything: BLAS's own environment variables speak here.
-        counts = [lib.num_threads for lib in _controller.select(user_api="blas").lib_controllers]
+        counts = [lib.num_threads for lib in _blas_controllers]
         _blas_cap = max(counts, default=cores())
     return True
 
@@ -104,6 +116,28 @@ def _blas(n: int, fresh: bool = False) -> None:
     if _blas_libraries(fresh) or n != _blas_applied:
         _controller.limit(limits=n, user_api="blas")
         _blas_applied = n
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread(wanted: bool) -> Iterator[None]:
+    """While lucid's threads split a matmul between them, BLAS runs on one thread in each.
+
+    lucid's thread count stays BLAS's limit outside (NumPy code of the
+    user's keeps it). Inside lucid's work, BLAS never starts threads of its
+    own: OpenBLAS's busy-wait for a while after each parallel matmul, on the
+    cores lucid's next kernel needs.
+    """
+    restore = _blas_applied if wanted and _blas_applied not in (None, 1) else None
+    if restore is None:
+        yield
+        return
+    for lib in _blas_controllers:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib in _blas_controllers:
+            lib.set_num_threads(restore)
 
 
 # ----------------------------------------------------------- measuring ---
@@ -163,6 +197,97 @@ def _adapt() -> int:
     _current = max(1, min(n, cores(), _blas_cap_found()))
     _blas(_current)
     return _current
+
+
+# ----------------------------------------------------------- the helpers ---
+
+# Arrays with fewer elements run on the calling thread alone: waking a
+# helper thread costs about 0.08 ms on a VM.
+PARALLEL_MIN = 1 << 18
+
+
+class _Helpers:
+    """Threads that run a kernel on their share of the rows while the caller runs its own."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self.inboxes: list[queue.SimpleQueue[Any]] = []
+
+    def _serve(self, inbox: queue.SimpleQueue[Any]) -> None:
+        while True:
+            kernel, args = inbox.get()
+            try:
+                kernel(*args)
+            except BaseException as error:  # handed to the caller, which raises it
+                result: BaseException | None = error
+            else:
+                result = None
+            # Hold no array while waiting for the next call: the caller may
+            # have dropped them, and they can be hundreds of megabytes.
+            del kernel, args
+            self.done.put(result)
+
+    def run(
+        self, kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]], one_blas_thread: bool
+    ) -> None:
+        # One caller at a time: the helpers' answers share one queue.
+        with self.lock, _blas_on_one_thread(one_blas_thread):
+            # Started as needed: the thread count may rise (set_num_threads, less load).
+            while len(self.inboxes) < len(calls) - 1:
+                inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                thread = threading.Thread(target=self._serve, args=(inbox,), daemon=True)
+                thread.name = "lucid-kernels"
+                thread.start()
+                self.inboxes.append(inbox)
+            for inbox, args in zip(self.inboxes, calls[1:], strict=False):
+                inbox.put((kernel, args))
+            errors = []
+            try:
+                kernel(*calls[0])
+            finally:
+                for _ in calls[1:]:
+                    error = self.done.get()
+                    if error is not None:
+                        errors.append(error)
+            if errors:
+                raise errors[0]
+
+
+_helpers: _Helpers | None = None
+_helpers_lock = threading.Lock()
+
+
+def spans(rows: int, size: int) -> list[tuple[int, int]]:
+    """The rows ``[lo, hi)`` of each thread: one span for arrays below PARALLEL_MIN."""
+    parts = 1 if size < PARALLEL_MIN else max(1, min(rows, kernel_threads()))
+    return [(k * rows // parts, (k + 1) * rows // parts) for k in range(parts)]
+
+
+def run_parts(
+    kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]], one_blas_thread: bool = False
+) -> None:
+    """Run ``kernel(*args)`` for every ``args`` in ``calls``, all at once.
+
+    ``one_blas_thread``: the kernel calls BLAS, which then runs on one
+    thread in each of lucid's (see :func:`_blas_on_one_thread`).
+    """
+    global _helpers
+    if len(calls) == 1:
+        with _blas_on_one_thread(one_blas_thread):
+            kernel(*calls[0])
+        return
+    with _helpers_lock:
+        # None yet, or a forked child, which has the object but not the threads.
+        if _helpers is None or _helpers.pid != os.getpid():
+            _helpers = _Helpers()
+    _helpers.run(kernel, calls, one_blas_thread)
+
+
+def run_rows(kernel: Callable[..., None], rows: int, size: int, *args: Any) -> None:
+    """Run ``kernel(*args, lo, hi)`` over ``rows`` rows (``size`` elements) on the threads."""
+    run_parts(kernel, [(*args, lo, hi) for lo, hi in spans(rows, size)])
 
 
 # ------------------------------------------------------------------- API ---

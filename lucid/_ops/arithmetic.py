@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from lucid import _kernels
 from lucid._kernels import unbroadcast, unbroadcast_product
 from lucid._ops._args import (
     as_tensor,
@@ -204,11 +205,14 @@ def neg(a: Any) -> Tensor:
 
 
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.ndim < 2 or b.ndim < 2:
+        return np.matmul(a, b)
     # NumPy multiplies an (..., n, k) @ (k, m) product one GEMM per batch
     # entry; folding the batch into the rows makes it one large GEMM.
     if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
-        return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
-    return np.matmul(a, b)
+        folded = _kernels.matmul(a.reshape(-1, a.shape[-1]), b)
+        return folded.reshape(*a.shape[:-1], b.shape[-1])
+    return _kernels.matmul(a, b)
 
 
 class MatMul(Function):
@@ -249,9 +253,9 @@ class MatMul(Function):
             if b2.ndim == 2 and g2.ndim > 2:
                 # A weight shared by the whole batch: one GEMM over all rows
                 # instead of a product per batch entry followed by a sum.
-                gb = a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])
+                gb = _kernels.matmul(a2.reshape(-1, a2.shape[-1]).T, g2.reshape(-1, g2.shape[-1]))
             else:
-                gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
+                gb = unbroadcast(_matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
             gb = gb.reshape(b.shape)
         return ga, gb
 

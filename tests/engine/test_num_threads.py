@@ -139,7 +139,7 @@ def test_helpers_keep_no_array_alive(rng):
     lucid.set_num_threads(2)
     x = rng.standard_normal(BIG).astype(np.float32)
     out = np.empty_like(x)
-    assert len(numba_kernels._spans(*BIG[:1], x.size)) == 2
+    assert len(_threads.spans(*BIG[:1], x.size)) == 2
     numba_kernels.gelu(x, None, out, None)
     refs = [weakref.ref(x), weakref.ref(out)]
     del x, out

@@ -11,6 +11,7 @@ import pytest
 import lucid
 import lucid.nn.functional as F
 from lucid import _kernels
+from lucid._kernels import _threads
 
 numba_kernels = pytest.importorskip("lucid._kernels._numba")
 torch = pytest.importorskip("torch")
@@ -125,7 +126,7 @@ def test_threads_split_the_rows(rng, compiled_calls):
         lucid.set_num_threads(before)
     assert compiled_calls.count("depthwise") == 2
     lucid.set_num_threads(2)
-    assert len(numba_kernels._spans(4 * 32, x.size)) == 2
+    assert len(_threads.spans(4 * 32, x.size)) == 2
     lucid.set_num_threads(before)
     for one, two in zip(*results, strict=True):
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-4)

@@ -15,7 +15,7 @@ from lucid.nn._functional import counting
 class _Attention(Function):
     @staticmethod
     def forward(ctx, q, k, v, bias, *, scale, keep):
-        scores = np.matmul(q, np.swapaxes(k, -1, -2))
+        scores = _kernels.matmul(q, np.swapaxes(k, -1, -2))
         kernels = _kernels.compiled(scores) if bias is None and scale > 0 else None
         if kernels is not None:
             # Scaling and softmax in one pass, in place.
@@ -45,12 +45,12 @@ class _Attention(Function):
             ctx.save_for_backward(q, k, v, scores, keep)
         batch = np.broadcast_shapes(weights.shape[:-2], v.shape[:-2])
         if not batch:
-            return np.matmul(weights, v)
+            return _kernels.matmul(weights, v)
         # (..., H, L, Ev) written in (..., L, H, Ev) memory: merging the heads
         # back into one (L, H * Ev) width, as every caller does, is then free.
         length, width = weights.shape[-2], v.shape[-1]
         out = np.empty((*batch[:-1], length, batch[-1], width), np.result_type(weights, v))
-        np.matmul(weights, v, out=np.swapaxes(out, -2, -3))
+        _kernels.matmul(weights, v, out=np.swapaxes(out, -2, -3))
         return np.swapaxes(out, -2, -3)
 
     @staticmethod
@@ -59,11 +59,13 @@ class _Attention(Function):
         needs_q, needs_k, needs_v, needs_bias = ctx.needs_input_grad
         weights = attn if keep is None else attn * keep
         gv = (
-            unbroadcast(np.matmul(np.swapaxes(weights, -1, -2), grad), v.shape) if needs_v else None
+            unbroadcast(_kernels.matmul(np.swapaxes(weights, -1, -2), grad), v.shape)
+            if needs_v
+            else None
         )
         gq = gk = gbias = None
         if needs_q or needs_k or needs_bias:
-            gs = np.matmul(grad, np.swapaxes(v, -1, -2))
+            gs = _kernels.matmul(grad, np.swapaxes(v, -1, -2))
             if keep is not None:
                 gs *= keep
             kernels = None if needs_bias else _kernels.compiled(gs, attn)
@@ -77,8 +79,12 @@ class _Attention(Function):
                 if needs_bias:
                     gbias = unbroadcast(gs, ctx.input_shapes[3])
                 gs *= ctx.scale
-            gq = unbroadcast(np.matmul(gs, k), q.shape) if needs_q else None
-            gk = unbroadcast(np.matmul(np.swapaxes(gs, -1, -2), q), k.shape) if needs_k else None
+            gq = unbroadcast(_kernels.matmul(gs, k), q.shape) if needs_q else None
+            gk = (
+                unbroadcast(_kernels.matmul(np.swapaxes(gs, -1, -2), q), k.shape)
+                if needs_k
+                else None
+            )
         return gq, gk, gv, gbias
 
 

@@ -113,14 +113,13 @@ class _Conv2d(Function):
             # Its own kernels (lucid._kernels._depthwise): no windows, no padding copy.
             out = _kernels.depthwise_conv2d(xp, weight, bias, stride, padding, dilation)
         else:
-            _kernels.kernel_threads()  # BLAS's thread count follows lucid's setting and the load
             out_hw = _kernels.conv_output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
             cols = _im2col(xp, groups, (kh, kw), out_hw, stride, dilation)
             w3 = _weight_matrices(weight, groups)
             if groups == 1:
-                out = np.dot(cols[:, 0], w3[0].T)
+                out = _kernels.matmul(cols[:, 0], w3[0].T)
             else:
-                out = np.matmul(cols.transpose(1, 0, 2), w3.transpose(0, 2, 1))
+                out = _kernels.matmul(cols.transpose(1, 0, 2), w3.transpose(0, 2, 1))
                 out = out.transpose(1, 0, 2).reshape(-1, o)
             if bias is not None:
                 kernels = _kernels.compiled(out, bias)
@@ -157,15 +156,15 @@ class _Conv2d(Function):
         if needs_w:
             cols = _im2col(xp, groups, kernel, out_hw, stride, dilation)
             if groups == 1:
-                gw3 = np.dot(g3[:, 0].T, cols[:, 0])[None]
+                gw3 = _kernels.matmul(g3[:, 0].T, cols[:, 0])[None]
             else:
-                gw3 = np.matmul(g3.transpose(1, 2, 0), cols.transpose(1, 0, 2))
+                gw3 = _kernels.matmul(g3.transpose(1, 2, 0), cols.transpose(1, 0, 2))
             gw = _weight_from_matrices(gw3, weight)
         if needs_x:
             if groups == 1:
-                gcols = np.dot(g3[:, 0], w3[0])[:, None]
+                gcols = _kernels.matmul(g3[:, 0], w3[0])[:, None]
             else:
-                gcols = np.matmul(g3.transpose(1, 0, 2), w3).transpose(1, 0, 2)
+                gcols = _kernels.matmul(g3.transpose(1, 0, 2), w3).transpose(1, 0, 2)
             gxp = _col2im(gcols, xp.shape, groups, kernel, out_hw, stride, dilation)
             gx = gxp[:, top : top + h, left : left + w].transpose(0, 3, 1, 2)
         return gx, gw, gb

@@ -20,8 +20,7 @@ def _matmul(ctx, x, weight):
     """
     x2 = x.reshape(-1, x.shape[-1])
     ctx.x_shape = x.shape
-    _kernels.kernel_threads()  # BLAS's thread count follows lucid's setting and the load
-    return x2 @ weight.T, x if np.may_share_memory(x2, x) else x2
+    return _kernels.matmul(x2, weight.T), x if np.may_share_memory(x2, x) else x2
 
 
 def _add_bias(out, bias):
@@ -36,12 +35,12 @@ def _backward(ctx, x, weight, g2):
     """Gradients of ``x @ weight.T + bias`` from the output gradient ``g2`` (2-D)."""
     x2 = x.reshape(-1, x.shape[-1])
     needs_x, needs_w, needs_b = ctx.needs_input_grad
-    gx = (g2 @ weight).reshape(ctx.x_shape) if needs_x else None
+    gx = _kernels.matmul(g2, weight).reshape(ctx.x_shape) if needs_x else None
     gw = None
     if needs_w:
         # In the weight's own memory order (nn.Linear stores it transposed),
         # so that the optimizer's elementwise updates run on matching layouts.
-        gw = (x2.T @ g2).T if weight.flags.f_contiguous else g2.T @ x2
+        gw = _kernels.matmul(x2.T, g2).T if weight.flags.f_contiguous else _kernels.matmul(g2.T, x2)
     # A matrix-vector product: much faster than g2.sum(axis=0) on float32.
     gb = np.ones(len(g2), dtype=g2.dtype) @ g2 if needs_b else None
     return gx, gw, gb

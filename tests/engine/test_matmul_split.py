@@ -1,0 +1,115 @@
+"""Matrix products split over lucid's threads: same results as NumPy, BLAS on one thread each."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import lucid
+from lucid._kernels import _matmul
+
+
+def _blas_threads() -> set[int]:
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+@pytest.fixture
+def two_threads():
+    before = lucid.get_num_threads()
+    lucid.set_num_threads(2)
+    yield
+    lucid.set_num_threads(before)
+
+
+@pytest.fixture
+def parts(monkeypatch):
+    """Each block's thread and the BLAS thread counts it ran under."""
+    seen: list[tuple[int, set[int], tuple[int, ...]]] = []
+    original = _matmul._product
+
+    def spy(a, b, out):
+        seen.append((threading.get_ident(), _blas_threads(), out.shape))
+        original(a, b, out)
+
+    monkeypatch.setattr(_matmul, "_product", spy)
+    return seen
+
+
+CASES = {
+    # name: shapes of a and b, and the axis of the result that is cut
+    "rows": ((300, 64), (64, 40), 0),
+    "columns (few rows)": ((6, 256), (256, 512), 1),
+    "batch": ((4, 3, 50, 32), (4, 3, 32, 60), 0),
+    "broadcast batch": ((1, 3, 70, 32), (5, 1, 32, 60), 0),
+    "second batch axis": ((1, 6, 70, 32), (1, 6, 32, 60), 1),
+    "shared matrix": ((5, 70, 32), (32, 90), 0),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_split_products_match_numpy(name, rng, two_threads, parts):
+    a_shape, b_shape, axis = CASES[name]
+    a = rng.standard_normal(a_shape).astype(np.float32)
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    got = _matmul.matmul(a, b)
+    np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-5, atol=1e-5)
+    assert len(parts) == 2 and len({ident for ident, _, _ in parts}) == 2
+    assert all(blas == {1} for _, blas, _ in parts), "BLAS started threads of its own"
+    assert sum(shape[axis] for _, _, shape in parts) == got.shape[axis]
+    assert _blas_threads() == {2}, "the BLAS limit was not restored"
+
+
+def test_transposed_operands_and_strided_out(rng, two_threads, parts):
+    a = rng.standard_normal((64, 300)).astype(np.float32).T  # (300, 64), Fortran order
+    b = rng.standard_normal((40, 64)).astype(np.float32).T
+    out = np.zeros((40, 300), np.float32).T
+    _matmul.matmul(a, b, out=out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    assert len(parts) == 2
+
+
+def test_small_products_stay_on_the_calling_thread(rng, two_threads, parts):
+    a = rng.standard_normal((8, 16)).astype(np.float32)
+    b = rng.standard_normal((16, 8)).astype(np.float32)
+    np.testing.assert_allclose(_matmul.matmul(a, b), a @ b, rtol=1e-6)
+    assert parts == []
+
+
+def test_one_thread_runs_numpy_directly(rng, parts):
+    before = lucid.get_num_threads()
+    lucid.set_num_threads(1)
+    try:
+        a = rng.standard_normal((300, 64)).astype(np.float32)
+        b = rng.standard_normal((64, 40)).astype(np.float32)
+        np.testing.assert_allclose(_matmul.matmul(a, b), a @ b, rtol=1e-6)
+    finally:
+        lucid.set_num_threads(before)
+    assert parts == []
+
+
+def test_an_error_in_a_block_reaches_the_caller_and_restores_blas(rng, two_threads, monkeypatch):
+    def fail(a, b, out):
+        raise FloatingPointError("block failed")
+
+    monkeypatch.setattr(_matmul, "_product", fail)
+    a = rng.standard_normal((300, 64)).astype(np.float32)
+    with pytest.raises(FloatingPointError, match="block failed"):
+        _matmul.matmul(a, a.T)
+    assert _blas_threads() == {2}
+
+
+def test_layers_use_the_split(rng, two_threads, parts):
+    """Linear, convolution and attention, forward and backward, all split their products."""
+    x = lucid.tensor(rng.standard_normal((2, 8, 16, 16)).astype(np.float32), requires_grad=True)
+    conv = lucid.nn.Conv2d(8, 32, 3, padding=1)
+    linear = lucid.nn.Linear(32, 64)
+    tokens = conv(x).flatten(2).transpose(1, 2)  # (2, 256, 32)
+    h = linear(tokens).reshape(2, 256, 4, 16).transpose(1, 2)
+    y = lucid.nn.functional.scaled_dot_product_attention(h, h, h)
+    y.sum().backward()
+    # conv 1 + 2, linear 1 + 2, attention 2 + 4 products, each cut in two
+    assert len(parts) == 2 * 12
+    assert all(blas == {1} for _, blas, _ in parts)
