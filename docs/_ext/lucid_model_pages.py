@@ -155,6 +155,11 @@ def format_macs(macs: int) -> str:
     return f"{macs / 1e6:.2f} MMACs"
 
 
+def macs_cell(macs: int) -> str:
+    """:func:`format_macs` for a table cell: figure and unit kept on one line."""
+    return format_macs(macs).replace(" ", "\N{NO-BREAK SPACE}")
+
+
 _QUALIFIED = re.compile(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)")
 
 
@@ -362,7 +367,7 @@ def table_rows(facts: Sequence[ModelFacts], *, with_family: bool) -> list[list[s
                 _link(f),
                 *([f":doc:`{f.info.family} </{GENERATED}/family-{f.info.family}>`"] * with_family),
                 format_count(m.params),
-                format_macs(m.macs),
+                macs_cell(m.macs),
                 f"{m.image_size}x{m.image_size}",
                 ", ".join(w["label"] for w in published) or "—",
                 ", ".join(top1) or "—",
@@ -487,7 +492,7 @@ class ModelTable(_ModelDirective):
             rows[0].append(f"{title} ({settings})" if settings else title)
             for row, f in zip(rows[1:], matches.values(), strict=True):
                 m = measure(f.info, overrides, self.config.lucid_models_default_image_size)
-                row.append(format_count(m.params) if what == "params" else format_macs(m.macs))
+                row.append(format_count(m.params) if what == "params" else macs_cell(m.macs))
         for line in filter(None, self.options.get("reference", "").splitlines()):
             title, _, values = line.partition("|")
             given = dict(item.split("=", 1) for item in values.split())

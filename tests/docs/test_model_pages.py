@@ -37,6 +37,8 @@ def pages() -> ModuleType:
 )
 def test_macs_below_one_gmac_read_in_mmacs(pages: ModuleType, macs: int, shown: str) -> None:
     assert pages.format_macs(macs) == shown
+    # In a table cell the figure and its unit stay on one line.
+    assert pages.macs_cell(macs) == shown.replace(" ", "\N{NO-BREAK SPACE}")
 
 
 class _Model:

@@ -106,8 +106,10 @@ class PVT(PyramidTransformer):
     qkv_bias : bool
         Whether the query and key/value projections have a bias.
     attn_proj : bool
-        Whether each attention ends with the output projection ``proj``: the
-        paper's layout, which the official checkpoints need (see above).
+        Whether each attention ends with the output projection ``proj``, a
+        ``Linear(dim, dim)``. ``True`` is the paper's layout, the one the
+        official checkpoints need; ``False`` is the official architecture
+        without the projection.
     drop_rate : float
         Dropout probability on the token features: after the position
         embeddings, inside the MLPs and after the attention projection.
