@@ -61,7 +61,7 @@ class Measurement:
     image_size: int
     in_channels: int
     config: Mapping[str, Any]
-    model_class: type
+    model_class: type[Any]
     repr_head: str
     output_shape: tuple[int, ...] | None
 
@@ -311,7 +311,8 @@ _templates.filters.update(count=format_count, macs=format_macs, target=target)
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
     """A ``list-table`` whose first row is the header."""
-    return str(_templates.get_template("macros.rst.jinja").module.table(rows))
+    macros: Any = _templates.get_template("macros.rst.jinja").module
+    return str(macros.table(rows))
 
 
 def _provider(info: Any) -> str:
