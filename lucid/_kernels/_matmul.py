@@ -2,8 +2,9 @@
 
 Every matmul of lucid's layers (linear, convolution, attention, ``lucid.matmul``)
 comes here. A large product is cut into one block of the result per thread,
-along a batch axis, the rows or the columns, and each block is one BLAS call
-on its own thread (NumPy releases the GIL around BLAS). BLAS's own threads
+along a batch axis, the rows or the columns (or, for a small result of a
+long sum, into shares of the sum), and each block is one BLAS call on its
+own thread (NumPy releases the GIL around BLAS). BLAS's own threads
 never run lucid's work: OpenBLAS's workers busy-wait for a while after each
 parallel call, on the cores that lucid's next kernel (GELU, LayerNorm, ...)
 needs, which cost a PVT v2 forward a quarter of its time on two cores.
@@ -48,6 +49,22 @@ def _split_axis(out: np.ndarray, threads: int) -> int | None:
     return None
 
 
+def _sum_of_products(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> None:
+    """``out = a @ b`` for a small result of a long sum: each thread sums a share of the terms.
+
+    The shape of a weight's gradient, ``x.T @ grad`` over every row of a
+    batch: cutting the small result would make every thread read all of
+    both operands.
+    """
+    length = a.shape[1]
+    cuts = [k * length // threads for k in range(threads + 1)]
+    partial = [out] + [np.empty_like(out) for _ in range(threads - 1)]
+    calls = [(a[:, lo:hi], b[lo:hi], p) for lo, hi, p in zip(cuts, cuts[1:], partial, strict=False)]
+    run_parts(_product, calls)
+    for p in partial[1:]:
+        out += p
+
+
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b)`` for operands of at least 2 dimensions, split over lucid's threads.
 
@@ -60,11 +77,22 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if threads == 1 or out.size * a.shape[-1] < SPLIT_MIN:
         np.matmul(a, b, out=out)
         return out
+    if a.ndim == b.ndim == 2 and a.shape[1] >= 4 * max(out.shape):
+        _sum_of_products(a, b, out, threads)
+        return out
     axis = _split_axis(out, threads)
     if axis is None:
-        run_parts(_product, [(a, b, out)], one_blas_thread=True)
+        np.matmul(a, b, out=out)
         return out
     size, rows, columns = out.shape[axis], out.ndim - 2, out.ndim - 1
+    # The operand every thread reads whole, in C order: OpenBLAS ran two
+    # concurrent products with a transposed one at half speed each (a
+    # linear layer's input gradient, ``grad @ weight``, took as long on two
+    # threads as on one). Copying it costs little against the product.
+    if axis == columns:
+        a = np.ascontiguousarray(a)
+    elif b.ndim == 2:
+        b = np.ascontiguousarray(b)
     # The same axis in each operand's own numbering (negative: it has none).
     a_axis = -1 if axis == columns else axis - (out.ndim - a.ndim)
     b_axis = b.ndim - 1 if axis == columns else (-1 if axis == rows else axis - (out.ndim - b.ndim))
@@ -72,5 +100,5 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     for k in range(threads):
         lo, hi = k * size // threads, (k + 1) * size // threads
         calls.append((_cut(a, a_axis, lo, hi), _cut(b, b_axis, lo, hi), _cut(out, axis, lo, hi)))
-    run_parts(_product, calls, one_blas_thread=True)
+    run_parts(_product, calls)
     return out
