@@ -132,39 +132,3 @@ html_theme_options = {
 
 # Image side (pixels) used when a model's builder has no ``img_size`` default.
 lucid_models_default_image_size = 224
-
-# What the settings shared by lucid's image models mean, for the model pages.
-# A model class that documents a setting on its own line in its docstring's
-# Parameters section is quoted instead; these fill in for settings it leaves
-# out or documents only together with others.
-lucid_models_parameter_descriptions = {
-    "img_size": "The input image size (height and width, in pixels).",
-    "num_classes": "The number of output classes for classification.",
-    "in_channels": "The number of channels of the input images.",
-    "embed_dims": "The embedding dimension (token width) of each stage.",
-    "depths": "The number of transformer blocks in each stage.",
-    "num_heads": "The number of self-attention heads in each stage.",
-    "mlp_ratios": (
-        "The hidden width of each stage's MLP, as a multiple of the stage's embedding dimension."
-    ),
-    "sr_ratios": (
-        "The spatial-reduction ratio of each stage's attention: keys and values are "
-        "computed on a grid this many times coarser in each direction."
-    ),
-    "qkv_bias": "Whether the query, key and value projections have a bias.",
-    "drop_rate": "Dropout probability on the token features (after embeddings, in MLPs).",
-    "attn_drop_rate": "Dropout probability on the attention weights.",
-    "drop_path_rate": (
-        "Stochastic-depth rate of the last block; it rises linearly from 0 over the blocks."
-    ),
-}
-
-# Where a widely shared description of a setting (such as our user's page for
-# pvt_medium) says otherwise, the pages state what the code does.
-lucid_models_parameter_notes = {
-    "sr_ratios": (
-        "The values must be whole numbers (``8.0`` and ``8`` both work; ``2.5`` is an "
-        "error): each ratio is the kernel size and stride of the convolution that shrinks "
-        "the keys and values."
-    ),
-}

@@ -20,10 +20,12 @@ Directives:
     lucid against PyTorch per model, from the results file of
     ``benchmarks/bench_models.py`` (the data of the ``benchmark-table`` beside it).
 
-Each directive collects its figure's data while the page is read; the HTML
-writer draws it as an SVG into ``_images`` (named by a hash of the data and of
-this file, so an unchanged figure is not drawn again) and writes an ``<img>``
-whose alt text states the data. matplotlib is imported on the first figure
+The extension is loaded by ``lucid_model_pages``, whose family pages show
+the figures (``lucid-family-figures``). Each directive collects its figure's
+data while the page is read; the HTML writer draws it as an SVG into
+``_images`` (named by a hash of the data and of this file, so an unchanged
+figure is not drawn again) and writes an ``<img>`` whose alt text states the
+data. matplotlib is imported on the first figure
 drawn, with its non-interactive Agg backend. Pages with figures are read again
 at every build, as the figures come from the code of that build.
 """
@@ -43,7 +45,7 @@ from typing import Any
 
 from docutils import nodes
 from lucid_benchmarks import WORKLOADS, read_results
-from lucid_model_pages import measure, registry_entry
+from lucid_model_pages import format_count, format_macs, measure, registry_entry
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -193,19 +195,20 @@ def _settings_text(settings: Mapping[str, str]) -> str:
 def family_alt(data: Mapping[str, Any]) -> str:
     """The family chart in words, model by model."""
     parts = [
-        f"Parameters against GMACs (one {data['image_size']}x{data['image_size']} image) "
+        f"Parameters against multiply-accumulates (one {data['image_size']}x{data['image_size']} "
+        "image) "
         f"of the {data['family']} models."
     ]
     for v in data["variants"]:
-        text = f"{v['name']}: {v['params'] / 1e6:.1f} M parameters, {v['macs'] / 1e9:.2f} GMACs"
+        text = f"{v['name']}: {format_count(v['params'])} parameters, {format_macs(v['macs'])}"
         weights = v["weights"]
         if weights is None:
             text += ", no published top-1"
         elif weights["settings"]:
             text += (
                 f"; with {_settings_text(weights['settings'])}, the layout of its published "
-                f"weights, {weights['params'] / 1e6:.1f} M parameters, "
-                f"{weights['macs'] / 1e9:.2f} GMACs, {weights['top1']}% top-1"
+                f"weights, {format_count(weights['params'])} parameters, "
+                f"{format_macs(weights['macs'])}, {weights['top1']}% top-1"
             )
         else:
             text += f", {weights['top1']}% top-1"
@@ -314,21 +317,25 @@ def draw_pyramid(data: Mapping[str, Any]) -> Any:
 
 
 def draw_family_chart(data: Mapping[str, Any]) -> Any:
-    """Variants at (GMACs, parameters), log-log, one colour each; the legend gives top-1."""
+    """Variants at (MACs, parameters), log-log, one colour each; the legend gives top-1."""
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     colors = plt.get_cmap("tab10")
+    # The unit of the model pages: MMACs for a family whose models all stay below a GMAC.
+    unit, per_unit = "GMACs", 1e9
+    if max(v["macs"] for v in data["variants"]) < 1e9:
+        unit, per_unit = "MMACs", 1e6
     handles = []
     for i, v in enumerate(data["variants"]):
         color = colors(i % 10)
-        default = (v["macs"] / 1e9, v["params"] / 1e6)
+        default = (v["macs"] / per_unit, v["params"] / 1e6)
         ax.plot(*default, "o", color=color, markersize=7, zorder=3)
         label = v["name"]
         weights = v["weights"]
         if weights:
-            trained = (weights["macs"] / 1e9, weights["params"] / 1e6)
+            trained = (weights["macs"] / per_unit, weights["params"] / 1e6)
             ax.plot(*trained, "*", color=color, markersize=13, zorder=4)
             ax.plot(*zip(default, trained, strict=True), color=color, linewidth=1, zorder=2)
             label += f": {weights['top1']:.1f}% top-1"
@@ -352,7 +359,7 @@ def draw_family_chart(data: Mapping[str, Any]) -> Any:
     ]
     ax.legend(handles=markers, loc="lower right", fontsize=9)
     _log_axes(ax)
-    ax.set_xlabel(f"GMACs, one {data['image_size']}x{data['image_size']} image (log scale)")
+    ax.set_xlabel(f"{unit}, one {data['image_size']}x{data['image_size']} image (log scale)")
     ax.set_ylabel("parameters, millions (log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.margins(0.12)
@@ -570,8 +577,9 @@ class BenchmarkChart(_FigureDirective):
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    # lucid_model_pages loads this extension (its family pages show the figures)
+    # and registers lucid_models_default_image_size; list it in conf.py.
     app.setup_extension("lucid_benchmarks")
-    app.setup_extension("lucid_model_pages")
     app.add_node(lucid_figure, html=(visit_lucid_figure_html, None))
     app.add_directive("lucid-pyramid-figure", PyramidFigure)
     app.add_directive("lucid-family-chart", FamilyChart)

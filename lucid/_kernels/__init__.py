@@ -24,7 +24,14 @@ from lucid._kernels._depthwise import (
     pad_nhwc,
     tap,
 )
-from lucid._kernels._gelu import LOG2E, erf, gelu, gelu_tanh, times_derivative
+from lucid._kernels._gelu import (
+    LOG2E,
+    erf,
+    gelu,
+    gelu_backward,
+    gelu_tanh,
+    times_derivative,
+)
 from lucid._kernels._matmul import matmul
 from lucid._kernels._threads import kernel_threads
 
@@ -38,6 +45,7 @@ __all__ = [
     "depthwise_conv2d_backward",
     "erf",
     "gelu",
+    "gelu_backward",
     "gelu_tanh",
     "kernel_threads",
     "matmul",

@@ -220,6 +220,21 @@ def gelu(x: np.ndarray, derivative: bool):
         return x * cdf, deriv
 
 
+def gelu_backward(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``grad * gelu'(x)``: GELU's backward from its input, as PyTorch keeps it.
+
+    Keeping the input (which the graph usually holds anyway) instead of a
+    derivative array saves one array of the activation's size per GELU.
+    """
+    kernels = compiled(grad, x)
+    if kernels is None or grad.shape != x.shape:
+        return grad * gelu(x, derivative=True)[1]
+    out = np.empty_like(x)
+    rows = (-1, x.shape[-1])
+    kernels.gelu_backward(grad.reshape(rows), x.reshape(rows), out.reshape(rows))
+    return out
+
+
 def gelu_tanh(x: np.ndarray, derivative: bool):
     if x.dtype == np.float64:
         return _chunked(_gelu_tanh_piece, x, derivative)

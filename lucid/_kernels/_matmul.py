@@ -60,7 +60,7 @@ def _sum_of_products(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int
     cuts = [k * length // threads for k in range(threads + 1)]
     partial = [out] + [np.empty_like(out) for _ in range(threads - 1)]
     calls = [(a[:, lo:hi], b[lo:hi], p) for lo, hi, p in zip(cuts, cuts[1:], partial, strict=False)]
-    run_parts(_product, calls, one_blas_thread=True)
+    run_parts(_product, calls)
     for p in partial[1:]:
         out += p
 
@@ -82,7 +82,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         return out
     axis = _split_axis(out, threads)
     if axis is None:
-        run_parts(_product, [(a, b, out)], one_blas_thread=True)
+        np.matmul(a, b, out=out)
         return out
     size, rows, columns = out.shape[axis], out.ndim - 2, out.ndim - 1
     # The operand every thread reads whole, in C order: OpenBLAS ran two
@@ -100,5 +100,5 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     for k in range(threads):
         lo, hi = k * size // threads, (k + 1) * size // threads
         calls.append((_cut(a, a_axis, lo, hi), _cut(b, b_axis, lo, hi), _cut(out, axis, lo, hi)))
-    run_parts(_product, calls, one_blas_thread=True)
+    run_parts(_product, calls)
     return out

@@ -125,6 +125,14 @@ def _gelu_inplace_rows(h, bias, deriv, lo, hi):
 
 
 @njit(**_FLAGS)
+def _gelu_backward_rows(grad, x, out, lo, hi):
+    for i in range(lo, hi):
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            out[i, j] = grad[i, j] * _gelu_derivative(v, _gelu_cdf(v))
+
+
+@njit(**_FLAGS)
 def _multiply_rows(a, b, out, lo, hi):
     for i in range(lo, hi):
         for j in range(a.shape[1]):
@@ -392,6 +400,11 @@ def gelu(h, bias, out, deriv) -> None:
         _run(_gelu_inplace_rows, h, bias, deriv)
     else:
         _run(_gelu_rows, h, bias, out, deriv)
+
+
+def gelu_backward(grad, x, out) -> None:
+    """``out = grad * gelu'(x)``."""
+    _run(_gelu_backward_rows, grad, x, out)
 
 
 def multiply(a, b, out) -> None:

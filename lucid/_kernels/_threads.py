@@ -1,30 +1,30 @@
-"""How many threads lucid uses: its own kernel threads and BLAS's, governed together.
+"""How many threads lucid uses, and the helper threads that share its work.
 
-``set_num_threads(n)`` fixes both at ``n``; the environment variable
+``set_num_threads(n)`` fixes the count at ``n``; the environment variable
 ``LUCID_NUM_THREADS`` does the same from the first layer on. Without either,
 lucid adapts: every quarter of a second at most (checked whenever a layer
 dispatches its work: linear layers, convolutions, the compiled kernels) it
 measures how much CPU time other processes took on the cores
 this process may run on, and uses the cores left, at least one.
 
-Why adapt rather than use every core: OpenBLAS's worker threads busy-wait
-for a while after each matmul, and a parallel matmul waits for its slowest
-thread. When another process holds a core, every one of the thousands of
-small matmuls of a training step can wait for a time slice of the
-scheduler: a PVT v2-b0 step took 10x longer with BLAS on two threads than on
-one (issue 14). On an idle machine every core is used.
+Why adapt rather than use every core: a split operation waits for its
+slowest thread. When another process holds a core, every one of the
+thousands of operations of a training step can wait for a time slice of the
+scheduler: a PVT v2-b0 step took 10x longer on two threads than on one
+(issue 14). On an idle machine every core is used.
 
-BLAS is limited through threadpoolctl, imported on first need; BLAS's own
-settings (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``) cap what the
-adaptive default may use. lucid's kernel threads and BLAS's never run
-lucid's work at the same time: a kernel runs between two matmuls on the
-calling thread and up to ``n - 1`` helpers, a matmul on up to ``n`` BLAS
-threads.
+The work of one operation is split by rows between the calling thread and
+up to ``n - 1`` helper threads, which sleep between calls and hold no array
+between them. That includes matrix products (``lucid._kernels._matmul``):
+BLAS itself runs on one thread, limited through threadpoolctl (imported on
+first need) as soon as lucid dispatches work, because OpenBLAS's own
+workers busy-wait for a while after each parallel call, on the cores
+lucid's next kernel needs. BLAS's own settings (``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS``) cap what the adaptive default may use.
 """
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import os
 import queue
@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = [
@@ -54,7 +54,7 @@ _fixed: int | None = None  # set_num_threads or LUCID_NUM_THREADS
 _env_read = False
 _current: int | None = None  # the adaptive choice, once made
 _blas_cap: int | None = None  # BLAS threads before lucid changed them
-_blas_applied: int | None = None
+_blas_limited = False  # BLAS on one thread, as lucid runs it
 _controller: Any = None  # threadpoolctl.ThreadpoolController, created on first need
 _blas_controllers: list[Any] = []  # its BLAS libraries
 _modules_seen = -1  # len(sys.modules) when _controller was created
@@ -110,34 +110,17 @@ def _blas_cap_found() -> int:
     return _blas_cap
 
 
-def _blas(n: int, fresh: bool = False) -> None:
-    """Limit BLAS to ``n`` threads (``fresh``: look for BLAS libraries again first)."""
-    global _blas_applied
-    if _blas_libraries(fresh) or n != _blas_applied:
-        _controller.limit(limits=n, user_api="blas")
-        _blas_applied = n
+def _blas_on_one_thread(fresh: bool = False) -> None:
+    """Limit BLAS to one thread (``fresh``: look for BLAS libraries again first).
 
-
-@contextlib.contextmanager
-def _blas_on_one_thread(wanted: bool) -> Iterator[None]:
-    """While lucid's threads split a matmul between them, BLAS runs on one thread in each.
-
-    lucid's thread count stays BLAS's limit outside (NumPy code of the
-    user's keeps it). Inside lucid's work, BLAS never starts threads of its
-    own: OpenBLAS's busy-wait for a while after each parallel matmul, on the
-    cores lucid's next kernel needs.
+    lucid splits its products over its own threads (``lucid._kernels._matmul``),
+    each running BLAS on one thread: OpenBLAS's own workers busy-wait for a
+    while after each parallel call, on the cores lucid's next kernel needs.
     """
-    restore = _blas_applied if wanted and _blas_applied not in (None, 1) else None
-    if restore is None:
-        yield
-        return
-    for lib in _blas_controllers:
-        lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib in _blas_controllers:
-            lib.set_num_threads(restore)
+    global _blas_limited
+    if _blas_libraries(fresh) or not _blas_limited:
+        _controller.limit(limits=1, user_api="blas")
+        _blas_limited = True
 
 
 # ----------------------------------------------------------- measuring ---
@@ -195,7 +178,7 @@ def _adapt() -> int:
         n = _current  # no measurement possible
     _sample = sample
     _current = max(1, min(n, cores(), _blas_cap_found()))
-    _blas(_current)
+    _blas_on_one_thread()
     return _current
 
 
@@ -229,11 +212,9 @@ class _Helpers:
             del kernel, args
             self.done.put(result)
 
-    def run(
-        self, kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]], one_blas_thread: bool
-    ) -> None:
+    def run(self, kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]]) -> None:
         # One caller at a time: the helpers' answers share one queue.
-        with self.lock, _blas_on_one_thread(one_blas_thread):
+        with self.lock:
             # Started as needed: the thread count may rise (set_num_threads, less load).
             while len(self.inboxes) < len(calls) - 1:
                 inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -265,24 +246,17 @@ def spans(rows: int, size: int) -> list[tuple[int, int]]:
     return [(k * rows // parts, (k + 1) * rows // parts) for k in range(parts)]
 
 
-def run_parts(
-    kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]], one_blas_thread: bool = False
-) -> None:
-    """Run ``kernel(*args)`` for every ``args`` in ``calls``, all at once.
-
-    ``one_blas_thread``: the kernel calls BLAS, which then runs on one
-    thread in each of lucid's (see :func:`_blas_on_one_thread`).
-    """
+def run_parts(kernel: Callable[..., None], calls: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``kernel(*args)`` for every ``args`` in ``calls``, all at once."""
     global _helpers
     if len(calls) == 1:
-        with _blas_on_one_thread(one_blas_thread):
-            kernel(*calls[0])
+        kernel(*calls[0])
         return
     with _helpers_lock:
         # None yet, or a forked child, which has the object but not the threads.
         if _helpers is None or _helpers.pid != os.getpid():
             _helpers = _Helpers()
-    _helpers.run(kernel, calls, one_blas_thread)
+    _helpers.run(kernel, calls)
 
 
 def run_rows(kernel: Callable[..., None], rows: int, size: int, *args: Any) -> None:
@@ -317,13 +291,16 @@ def kernel_threads() -> int:
             _from_environment()
         if _fixed is None:
             return _adapt()
-        _blas(_fixed)  # cheap, unless a module that may bring a BLAS library was loaded
+        _blas_on_one_thread()  # cheap, unless a module that may bring a BLAS library was loaded
         return _fixed
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for lucid's kernels and for BLAS (matmuls), from now on.
+    """Use ``n`` threads for lucid's operations, matrix products included, from now on.
 
+    lucid splits each large operation over ``n`` threads, BLAS running on
+    one thread in each (so BLAS's own limit, as threadpoolctl reports it,
+    is 1 once lucid has run; NumPy code of your own shares that limit).
     Without this call (or ``LUCID_NUM_THREADS``), lucid uses the cores other
     processes leave free, measured as it runs: see the performance guide.
 
@@ -346,11 +323,11 @@ def set_num_threads(n: int) -> None:
     with _lock:
         _env_read = True
         _fixed = n
-        _blas(n, fresh=True)
+        _blas_on_one_thread(fresh=True)
 
 
 def get_num_threads() -> int:
-    """The number of threads lucid's kernels and BLAS use now.
+    """The number of threads lucid's operations use now.
 
     Returns
     -------

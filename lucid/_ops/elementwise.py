@@ -313,15 +313,21 @@ def erf(a: Any) -> Tensor:
 class Gelu(Function):
     @staticmethod
     def forward(ctx, a, *, approximate):
-        kernel = _kernels.gelu_tanh if approximate == "tanh" else _kernels.gelu
-        out, deriv = kernel(a, derivative=bool(ctx.needs_input_grad))
+        ctx.exact = approximate != "tanh"
+        if ctx.exact:
+            # The input is kept and the derivative computed in backward.
+            ctx.save_for_backward(a)
+            return _kernels.gelu(a, derivative=False)[0]
+        out, deriv = _kernels.gelu_tanh(a, derivative=bool(ctx.needs_input_grad))
         ctx.save_for_backward(deriv)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (deriv,) = ctx.saved_arrays
-        return _kernels.times_derivative(grad, deriv)
+        (kept,) = ctx.saved_arrays
+        if ctx.exact:
+            return _kernels.gelu_backward(grad, kept)
+        return _kernels.times_derivative(grad, kept)
 
 
 def gelu(a: Any, approximate: str = "none") -> Tensor:

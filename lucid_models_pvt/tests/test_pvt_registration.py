@@ -88,3 +88,21 @@ def test_rates_are_checked_as_the_user_gave_them(builder):
 def test_a_zero_mlp_width_is_refused_at_construction(builder):
     with pytest.raises(ValueError, match=r"mlp_ratios\[0\]=0.001 .* hidden width of .* = 0"):
         builder(**SMALL, mlp_ratios=[0.001] * 4)
+
+
+@pytest.mark.parametrize(("family", "name"), ALL)
+def test_summaries_do_not_pair_a_layout_with_an_accuracy_it_was_not_measured_on(family, name):
+    # `lucid models info` prints the summary beside the default layout's
+    # parameter count: the paper's accuracy has no place in it.
+    variant = TABLES[family][name]
+    summary = lucid.models.model_info(name, count_params=False).summary
+    assert "%" not in summary and "top-1" not in summary, summary
+    doc = " ".join(inspect.getdoc(getattr(lucid.models, name)).split())
+    if variant.top1 is None:
+        assert "The paper reports no ImageNet accuracy for it." in doc
+    elif family == "pvt":
+        # PVT v1's default leaves out the attention projection the paper has.
+        assert f"{variant.top1}% ImageNet-1k top-1 for its layout, ``attn_proj=True``" in doc
+        assert "the default layout has no published accuracy" in doc
+    else:
+        assert f"The paper reports {variant.top1}% ImageNet-1k top-1 for it." in doc

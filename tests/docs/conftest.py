@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,12 @@ def visible_text(page: str) -> str:
     body = page.split('role="main"', 1)[-1]
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.DOTALL)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", body)).split())
+
+
+@pytest.fixture(scope="session")
+def page_text() -> Callable[[Path], str]:
+    """The visible text of a built HTML file of any site (see :func:`visible_text`)."""
+    return lambda path: visible_text(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import doctest
+import html
 import re
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
-# What our user's pvt_medium page documents (shared/spec/pvt_medium.rst): the
-# type and the default of each setting; the page must show both as written.
+# What the reference page of pvt_medium (shared/spec/pvt_medium.rst) documents:
+# the type and the default of each setting; the page must show both as written.
 SPEC_DEFAULTS = {
     "embed_dims": ("list[int]", [64, 128, 320, 512]),
     "depths": ("list[int]", [3, 4, 18, 3]),
@@ -85,7 +86,7 @@ def test_models_index_lists_every_registered_model(
         assert f'href="generated/{name}.html"' in page, name
         text = built_docs.text(f"models/generated/{name}")
         assert re.search(r"Total Parameters: \d{1,3}(,\d{3})*", text), name
-        assert re.search(r"GMACs: \d+\.\d\d for one \d+x\d+ image", text), name
+        assert re.search(r"MACs: \d+\.\d\d [GM]MACs for one \d+x\d+ image", text), name
         assert "Provided by: lucid-models-pvt" in text, name
 
 
@@ -98,6 +99,127 @@ def test_pvt_table_shows_both_layouts(built_docs) -> None:
     else:
         raise AssertionError("the PVT page has no table with both layouts")
     assert shown == {name: (f"{a:,}", f"{b:,}") for name, (a, b) in PVT_PARAMS.items()}
+
+
+def _index_rows(built_docs) -> tuple[list[str], list[list[str]]]:
+    for header, *rows in built_docs.tables("models/index"):
+        if header[:2] == ["Model", "Family"]:
+            return header, rows
+    raise AssertionError("the model index has no table of every model")
+
+
+def test_models_index_follows_list_models_with_its_columns(
+    built_docs, registered_models: list[str]
+) -> None:
+    import lucid.models
+
+    header, rows = _index_rows(built_docs)
+    assert header == [
+        "Model",
+        "Family",
+        "Parameters",
+        "MACs",
+        "Input size",
+        "Weights",
+        "Top-1 (%)",
+    ]
+    # The registry's order: pvt_v2_b2 before pvt_v2_b2_li, not by size.
+    assert [row[0] for row in rows] == registered_models
+    shown = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    for name, (params, _) in PVT_PARAMS.items():
+        assert shown[name]["Parameters"] == f"{params:,}", name
+    for name, row in shown.items():
+        assert row["Input size"] == "224x224", name
+        tags = lucid.models.list_models(name, pretrained=True)
+        top1 = [str(lucid.models.get_pretrained_cfg(t)["top1"]) for t in tags]
+        for tag in tags:
+            assert tag in row["Weights"], (name, tag)
+        # Published figures only, from the plugin's pretrained table; none invented.
+        assert row["Top-1 (%)"] == (", ".join(top1) or "—"), name
+        if not tags:
+            assert row["Weights"] == "—", name
+    # The PVT v1 weights are for the paper's layout, and the row says so.
+    assert shown["pvt_medium"]["Weights"] == "pvt_medium.in1k (attn_proj=True)"
+    assert shown["pvt_medium"]["Top-1 (%)"] == "81.2"
+    assert shown["pvt_huge"]["Top-1 (%)"] == "—"
+
+
+def test_small_models_show_mmacs(built_docs) -> None:
+    # pvt_v2_b0 needs about 0.57 GMACs: shown as MMACs, not as "0.57 GMACs" or "0.00".
+    _, rows = _index_rows(built_docs)
+    macs = {row[0]: row[3] for row in rows}
+    assert re.fullmatch(r"5\d\d\.\d\d MMACs", macs["pvt_v2_b0"]), macs["pvt_v2_b0"]
+    assert re.fullmatch(r"\d+\.\d\d GMACs", macs["pvt_medium"]), macs["pvt_medium"]
+    text = built_docs.text("models/generated/pvt_v2_b0")
+    assert f"MACs: {macs['pvt_v2_b0']} for one 224x224 image" in text
+
+
+def _documented_parameters(built_docs, page: str, cls: str) -> list[tuple[str, str]]:
+    """(name, description) of each entry of the Parameters list of class ``cls`` on ``page``."""
+    source = built_docs.page(page)
+    source = source[source.index(f'id="{cls}"') :]
+    field = source[source.index("Parameters<span") :]
+    items = field[: field.index("</ul>")]
+    entries = []
+    for item in re.findall(r"<li>(.*?)</li>", items, re.DOTALL):
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", item)).split())
+        name, _, description = text.partition(" \u2013 ")  # napoleon's en dash
+        entries.append((name.split(" (")[0], description))
+    return entries
+
+
+SPLIT_PARAMETERS = [
+    "embed_dims",
+    "depths",
+    "num_heads",
+    "mlp_ratios",
+    "sr_ratios",
+    "drop_rate",
+    "attn_drop_rate",
+    "drop_path_rate",
+]
+
+
+@pytest.mark.parametrize(
+    ("family", "cls"),
+    [("pvt", "lucid_models_pvt.pvt.PVT"), ("pvt_v2", "lucid_models_pvt.pvt_v2.PVTv2")],
+)
+def test_family_page_gives_each_parameter_its_own_sentence(built_docs, family, cls) -> None:
+    entries = _documented_parameters(built_docs, f"models/generated/family-{family}", cls)
+    names = [name for name, _ in entries]
+    assert len(names) == len(set(names)), names
+    descriptions = dict(entries)
+    for name in SPLIT_PARAMETERS:
+        assert descriptions.get(name), f"{name} has no entry of its own: {names}"
+    chosen = [descriptions[name] for name in SPLIT_PARAMETERS]
+    assert len(set(chosen)) == len(chosen), "two parameters share one description"
+    # The family page starts with the family module's docstring, from the plugin.
+    import importlib
+    import inspect
+
+    summary = inspect.getdoc(importlib.import_module(cls.rpartition(".")[0])).split("\n")[0]
+    assert built_docs.text(f"models/generated/family-{family}").startswith(
+        f'id="furo-main-content"> {family} family¶ {summary}'
+    )
+
+
+def test_pvt_medium_page_does_not_pair_the_default_with_the_papers_top1(built_docs) -> None:
+    text = built_docs.text("models/generated/pvt_medium")
+    head = text[: text.index("Total Parameters")]
+    # The paper's figure is the paper layout's, and the page says so.
+    assert "81.2% ImageNet-1k top-1 for its layout, attn_proj=True" in head
+    assert "the default layout has no published accuracy" in head
+    assert "builds the layout these weights need: attn_proj=True" in text
+
+
+def test_models_api_page_starts_with_what_users_call(built_docs) -> None:
+    page = built_docs.page("api/models")
+    ids = re.findall(r'id="(lucid\.models\.\w+)"', page)
+    assert ids[:3] == [
+        "lucid.models.create_model",
+        "lucid.models.list_models",
+        "lucid.models.model_info",
+    ], ids[:5]
 
 
 def _page_examples(built_docs, name: str) -> doctest.DocTest:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from numpydoc.docscrape import NumpyDocString
 
 pytestmark = pytest.mark.slow
 
@@ -110,8 +113,7 @@ def test_generated_page_for_a_second_family(installed: Path, tmp_path: Path) -> 
         import lucid_model_pages as pages
         info = pages.registry_entry("tinynet_s")
         facts = pages.ModelFacts(info, pages.measure(info, {}, 224))
-        options = pages.PageOptions(parameter_descriptions={}, parameter_notes={})
-        print(pages.render_model_page(facts, options))
+        print(pages.render_model_page(facts))
         print("PARAMS", sum(p.numel() for p in lucid.models.tinynet_s().parameters()))
         """,
         installed,
@@ -120,10 +122,93 @@ def test_generated_page_for_a_second_family(installed: Path, tmp_path: Path) -> 
     page, _, params = out.rpartition("PARAMS ")
     assert f"**Total Parameters**: {int(params):,}" in page
     assert "def tinynet_s(img_size: int = 32, num_classes: int = 10, **kwargs) -> TinyNet" in page
-    assert ".. autofunction:: lucid.models.tinynet_s" in page
+    assert ".. py:function:: tinynet_s(img_size: int = 32" in page
     for setting, default in [("widths", "[16, 32]"), ("depths", "[1, 1]"), ("in_channels", "3")]:
         assert f"**{setting}**" in page and f"Default is ``{default}``." in page, setting
     assert "Channels of each stage" in page  # quoted from the TinyNet docstring
     assert "``lucid-models-tinynet`` 0.1.0 (plugin ``tinynet``)" in page
     assert ">>> images = lucid.randn(1, 3, 32, 32)" in page
     assert "(1, 10)" in page
+    # A small model's compute reads in MMACs, not "0.00 GMACs".
+    assert re.search(r"\*\*MACs\*\*: \d+\.\d\d MMACs for one 32x32 image", page), page
+
+
+SITE_INDEX = """\
+Example site
+============
+
+.. lucid-model-index::
+"""
+
+
+def test_example_plugin_gets_its_pages_without_any_change_to_lucid(
+    installed: Path, tmp_path: Path, page_text: Callable[[Path], str]
+) -> None:
+    # A site of its own with lucid's model-pages extension, only the example
+    # plugin loaded, built with warnings as errors: every setting of every
+    # TinyNet model is documented in the plugin's own words.
+    source = tmp_path / "site"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        'extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "lucid_model_pages"]\n'
+        "# The pages link into lucid's own site (guides, API), which this one lacks.\n"
+        'suppress_warnings = ["ref.doc"]\n'
+    )
+    (source / "index.rst").write_text(SITE_INDEX)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(installed), str(ROOT / "docs" / "_ext")]),
+        "LUCID_PLUGINS": "tinynet",
+    }
+    env.pop("LUCID_DISABLE_PLUGIN_AUTOLOAD", None)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "-q",
+            "-b",
+            "html",
+            str(source),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    generated = tmp_path / "html" / "models" / "generated"
+    assert sorted(p.name for p in generated.glob("*.html")) == [
+        "family-tinynet.html",
+        "tinynet_m.html",
+        "tinynet_s.html",
+    ]
+    # Each setting's description on the model page is the class docstring's entry.
+    model_class_doc = run_python(
+        """
+        import inspect
+        from lucid_models_tinynet.tinynet import TinyNet
+        print(inspect.getdoc(TinyNet))
+        """,
+        installed,
+        tmp_path,
+    )
+    parsed = NumpyDocString(model_class_doc)  # as the model pages parse it
+    entries = {p.name: " ".join(p.desc) for p in parsed["Parameters"]}
+    text = page_text(generated / "tinynet_m.html")
+    for setting, default in [("widths", "[32, 64, 128]"), ("depths", "[2, 2, 2]")]:
+        assert re.search(
+            rf"{setting} \(sequence of int\): {re.escape(entries[setting])} "
+            rf"Default is {re.escape(default)}\.",
+            text,
+        ), (setting, text)
+    assert "in_channels (int): The number of channels of the input images. Default is 3." in text
+    # The family page: the module docstring, the table, and the class, each parameter its own.
+    family = page_text(generated / "family-tinynet.html")
+    assert "TinyNet: small convolutional image classifiers" in family
+    for name, description in entries.items():
+        assert f"{name} (" in family and description in family, name
+    index = page_text(tmp_path / "html" / "index.html")
+    assert re.search(r"tinynet_m tinynet [\d,]+ \d+\.\d\d MMACs 32x32 — —", index), index

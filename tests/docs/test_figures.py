@@ -106,8 +106,9 @@ def test_family_data_puts_each_top1_on_the_layout_of_its_weights() -> None:
         assert weights["params"] == sum(p.numel() for p in trained.parameters())
         assert weights["params"] > variant["params"]
     alt = lucid_figures.family_alt(data)
-    assert "pvt_medium: 41.5 M parameters" in alt
-    assert "with attn_proj=True, the layout of its published weights, 44.2 M parameters" in alt
+    medium = next(v for v in data["variants"] if v["name"] == "pvt_medium")
+    assert f"pvt_medium: 41,492,648 parameters, {medium['macs'] / 1e9:.2f} GMACs" in alt
+    assert "with attn_proj=True, the layout of its published weights, 44,208,104 param" in alt
     assert "pvt_huge" in alt and "no published top-1" in alt
     assert b"<svg" in lucid_figures.render_svg("family", data)
 
@@ -133,7 +134,8 @@ def test_a_wrong_directive_fails_the_build_naming_what_is_wrong(tmp_path: Path) 
     (source / "conf.py").write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT / 'docs' / '_ext')!r})\n"
-        "extensions = ['sphinx.ext.autodoc', 'lucid_figures']\n"
+        # The model pages' extension brings the figures' with it.
+        "extensions = ['lucid_model_pages']\n"
         # The generated model pages need autodoc; this project is about the directives.
         "exclude_patterns = ['models/generated']\n"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import weakref
 
 import numpy as np
@@ -209,19 +210,32 @@ def test_forward_skips_derivative_work_under_no_grad(monkeypatch: pytest.MonkeyP
     from lucid import _kernels
 
     asked = []
-    kernel = _kernels.gelu
+    kernel = _kernels.gelu_tanh
 
     def spy(x: np.ndarray, derivative: bool):
         asked.append(derivative)
         return kernel(x, derivative)
 
-    monkeypatch.setattr(_kernels, "gelu", spy)
+    monkeypatch.setattr(_kernels, "gelu_tanh", spy)
     x = lucid.randn(4, requires_grad=True)
-    lucid.gelu(x)
+    lucid.gelu(x, approximate="tanh")
     with lucid.no_grad():
-        lucid.gelu(x)
-    lucid.gelu(x.detach())
+        lucid.gelu(x, approximate="tanh")
+    lucid.gelu(x.detach(), approximate="tanh")
     assert asked == [True, False, False]
+
+
+def test_exact_gelu_keeps_only_its_input() -> None:
+    """As in PyTorch: the derivative is computed in backward, no array of it is kept."""
+    x = lucid.randn(64, 300, requires_grad=True)  # large enough for the compiled kernels
+    y = lucid.gelu(x)
+    (saved,) = y._ctx.saved_arrays
+    assert saved is x.data
+    y.sum().backward()
+    v = x.data.astype(np.float64)
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(v / math.sqrt(2.0)))
+    expected = cdf + v * np.exp(-0.5 * v * v) / math.sqrt(2.0 * math.pi)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------ in-place ops ---

@@ -1,4 +1,4 @@
-"""Thread control: set_num_threads governs BLAS and lucid's kernels; helpers hold no arrays."""
+"""Thread control: set_num_threads governs lucid's threads (BLAS runs on one in each)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def restore_threads() -> Iterator[None]:
     with _threads._lock:
         _threads._fixed, _threads._env_read, _threads._current, _threads._sample = saved
         _threads._checked_at = 0.0
-        _threads._blas(_threads._fixed or _threads._current or _threads.cores(), fresh=True)
+        _threads._blas_on_one_thread(fresh=True)
 
 
 def blas_threads() -> set[int]:
@@ -62,7 +62,8 @@ def kernel_thread_idents(monkeypatch: pytest.MonkeyPatch, x: np.ndarray) -> set[
 def test_set_num_threads_limits_blas_and_kernels(monkeypatch, rng, n):
     lucid.set_num_threads(n)
     assert lucid.get_num_threads() == n
-    assert blas_threads() == {n}
+    # BLAS runs on one thread in each of lucid's: n in all.
+    assert blas_threads() == {1}
     x = rng.standard_normal(BIG).astype(np.float32)
     # Exactly n: the split works, and never uses more than it was given.
     assert len(kernel_thread_idents(monkeypatch, x)) == n
@@ -78,7 +79,7 @@ def test_set_num_threads_rejects_bad_counts():
 
 @two_cores
 def test_default_follows_the_load(monkeypatch):
-    """Another process taking a core's worth of CPU time leaves one thread, for BLAS too."""
+    """Another process taking a core's worth of CPU time leaves one thread."""
     monkeypatch.setattr(_threads, "cores", lambda: 2)
     monkeypatch.setattr(_threads, "_fixed", None)
     monkeypatch.setattr(_threads, "_env_read", True)
@@ -95,13 +96,12 @@ def test_default_follows_the_load(monkeypatch):
     monkeypatch.setattr(_threads, "_measure", lambda: next(samples))
     monkeypatch.setattr(_threads, "INTERVAL", 0.0)
     assert _threads.kernel_threads() == 1
-    assert blas_threads() == {1}
     # Within the interval nothing is measured (a third measurement would raise).
     monkeypatch.setattr(_threads, "INTERVAL", 3600.0)
     assert _threads.kernel_threads() == 1
     monkeypatch.setattr(_threads, "INTERVAL", 0.0)
     assert _threads.kernel_threads() == 2
-    assert blas_threads() == {2}
+    assert blas_threads() == {1}  # BLAS stays on one thread in each of lucid's
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -798,19 +798,33 @@ class Variant:
 
 
 def variant_docstring(
-    name: str, variant: Variant, model_class: type, img_size_text: str, example: Mapping[str, Any]
+    name: str,
+    variant: Variant,
+    model_class: type,
+    img_size_text: str,
+    example: Mapping[str, Any],
+    paper_layout: str | None = None,
 ) -> str:
-    """The NumPy-style docstring of the builder ``name``, written from its table row."""
+    """The NumPy-style docstring of the builder ``name``, written from its row.
+
+    ``paper_layout`` names the settings of the paper's layout when the builder's
+    defaults differ from it: the paper's accuracy is then said to be that
+    layout's, never the default's.
+    """
     stages = variant.settings["depths"]
-    top1 = (
-        f"; {variant.top1}% ImageNet-1k top-1 in the paper"
-        if variant.top1 is not None
-        else "; the paper reports no ImageNet accuracy for it"
-    )
     summary = (
         f"{variant.title}: {', '.join(map(str, stages[:-1]))} and {stages[-1]} blocks "
-        f"per stage, widths {', '.join(map(str, variant.settings['embed_dims']))}{top1}."
+        f"per stage, widths {', '.join(map(str, variant.settings['embed_dims']))}."
     )
+    if variant.top1 is None:
+        accuracy = "The paper reports no ImageNet accuracy for it."
+    elif paper_layout is None:
+        accuracy = f"The paper reports {variant.top1}% ImageNet-1k top-1 for it."
+    else:
+        accuracy = (
+            f"The paper reports {variant.top1}% ImageNet-1k top-1 for its layout, "
+            f"{paper_layout}; the default layout has no published accuracy."
+        )
     defaults = [f"        - ``{k}``: ``{_literal(v)}``" for k, v in variant.settings.items()]
     cls = model_class.__name__
     settings = {**example, "num_classes": 10, **variant.example_settings}
@@ -819,6 +833,8 @@ def variant_docstring(
         summary,
         "",
         *([variant.note, ""] if variant.note else []),
+        accuracy,
+        "",
         "Parameters",
         "----------",
         "img_size : int, default 224",
@@ -869,13 +885,19 @@ def stage_settings(
 
 
 def documented_by(
-    table: Mapping[str, Variant], model_class: type, img_size_text: str, example: Mapping[str, Any]
+    table: Mapping[str, Variant],
+    model_class: type,
+    img_size_text: str,
+    example: Mapping[str, Any],
+    paper_layout: str | None = None,
 ) -> Callable[[_Builder], _Builder]:
     """A decorator giving each builder of ``table`` its docstring, written from its row."""
 
     def document(builder: _Builder) -> _Builder:
         name = builder.__name__
-        builder.__doc__ = variant_docstring(name, table[name], model_class, img_size_text, example)
+        builder.__doc__ = variant_docstring(
+            name, table[name], model_class, img_size_text, example, paper_layout
+        )
         return builder
 
     return document

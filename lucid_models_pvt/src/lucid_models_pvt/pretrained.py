@@ -1,11 +1,11 @@
 """Pretrained weights of the PVT family: where they are published, how to read them, how they score.
 
 Every entry below comes from a public source, cited beside it; nothing is
-estimated. What is not published is left out: the Hub shows no sha256 for
-``pvt_v2_b2_li``, ``pvt_v2_b3`` and ``pvt_v2_b4`` in the pages we could
-consult, GitHub release assets carry no published hash at all, top-5 accuracy
-of PVT v1 is published for PVT-Small only, and no weights were released for
-``pvt_huge``.
+estimated. What is not published is left out: no sha256 is recorded for
+``pvt_v2_b2_li``, ``pvt_v2_b3`` and ``pvt_v2_b4`` (their Hub file pages, as
+consulted, showed none), GitHub release assets carry no published hash at
+all, top-5 accuracy of PVT v1 is published for PVT-Small only, and no
+weights were released for ``pvt_huge``.
 
 PVT v2 (tags ``in1k``)
     The weights are timm's copies on the Hugging Face Hub, ``timm/<model>.in1k``

@@ -7,7 +7,7 @@ Prediction without Convolutions", ICCV 2021, https://arxiv.org/abs/2102.12122.
 Parameter names follow the official implementation (``patch_embed1.proj.weight``,
 ``pos_embed1``, ``block1.0.attn.q.weight``, ``norm.weight``, ``cls_token``,
 ``head.weight``, ...), so converted official checkpoints load unchanged. The
-blocks are shared with PVT v2 (:mod:`lucid_models_pvt._common`).
+building blocks are those of PVT v2, with v2's additions switched off.
 """
 
 from __future__ import annotations
@@ -54,11 +54,17 @@ class PVT(PyramidTransformer):
     attention; a class token joins before stage 4 and is classified after a
     final LayerNorm.
 
-    By default the attention has no output projection (the layout of the
-    parameter counts our documentation gives, e.g. 41,492,648 for
-    PVT-Medium); ``attn_proj=True`` adds the paper's ``proj`` Linear after
-    each attention (44,208,104 for PVT-Medium), the layout of the official
-    checkpoints.
+    PVT v1 comes in two layouts, which differ only in the attention output
+    projection ``proj``, a ``Linear(dim, dim)`` after each attention:
+
+    - the default (``attn_proj=False``) is the official architecture without
+      that projection: the documented PVT-Medium, with 41,492,648 parameters;
+    - ``attn_proj=True`` is the paper's layout (44,208,104 parameters for
+      PVT-Medium), the one the official checkpoints need. Loading them with
+      ``create_model("pvt_medium.in1k", pretrained=True)`` selects it.
+
+    The accuracies the paper reports were measured on the paper's layout; the
+    default layout has no published weights or accuracy.
 
     With ``features_only=True`` the model is the official detection backbone
     (whai362/PVT, ``detection/pvt.py``): no class token, no final norm and no
@@ -67,6 +73,8 @@ class PVT(PyramidTransformer):
     stage 4 differs: its class token takes part in the attention, and its
     map (from :meth:`forward_intermediates`) comes after the final norm only
     with ``norm=True``.
+
+    The constructor's defaults are PVT-Tiny's settings.
 
     Parameters
     ----------
@@ -78,23 +86,38 @@ class PVT(PyramidTransformer):
         Classes of the head; 0 for no head (the model returns pooled features).
     in_chans : int
         Channels of the input images (timm's name; ``in_channels`` is an alias).
-    embed_dims, depths, num_heads : list[int]
-        Per-stage token width, number of blocks and attention heads.
-        Defaults: PVT-Tiny.
-    mlp_ratios, sr_ratios : list[float]
-        Per-stage MLP hidden width as a multiple of the token width, and
-        spatial-reduction ratio: a whole number (``8`` or ``8.0``), the kernel
-        size and stride of ``attn.sr``. Stage 4 carries the class token, so
-        ``sr_ratios[3]`` must be 1.
+    embed_dims : list[int]
+        The token width (embedding dimension) of each stage.
+    depths : list[int]
+        The number of transformer blocks in each stage.
+    num_heads : list[int]
+        The number of attention heads in each stage; each stage's token width
+        must be divisible by its number of heads.
+    mlp_ratios : list[float]
+        The hidden width of each stage's MLP, as a multiple of the stage's
+        token width.
+    sr_ratios : list[float]
+        The spatial-reduction ratio of each stage's attention: keys and values
+        are computed on a grid this many times coarser in each direction. The
+        values must be whole numbers (``8`` and ``8.0`` both work; ``2.5`` is
+        an error): each ratio is the kernel size and stride of the convolution
+        ``attn.sr`` that shrinks the keys and values. Stage 4 carries the class
+        token, so ``sr_ratios[3]`` must be 1.
     qkv_bias : bool
-        Bias in the query and key/value projections.
+        Whether the query and key/value projections have a bias.
     attn_proj : bool
-        Add the attention output projection of the paper and the official
-        checkpoints.
-    drop_rate, attn_drop_rate, drop_path_rate : float
-        Dropout after position embeddings and in MLPs and projections; dropout
-        on attention weights; stochastic-depth rate, rising linearly over the
-        blocks to this value.
+        Whether each attention ends with the output projection ``proj``, a
+        ``Linear(dim, dim)``. ``True`` is the paper's layout, the one the
+        official checkpoints need; ``False`` is the official architecture
+        without the projection.
+    drop_rate : float
+        Dropout probability on the token features: after the position
+        embeddings, inside the MLPs and after the attention projection.
+    attn_drop_rate : float
+        Dropout probability on the attention weights.
+    drop_path_rate : float
+        Stochastic-depth rate of the last block; the rate rises linearly from 0
+        over the blocks to this value.
     features_only : bool
         Build the official detection backbone (no class token, final norm or
         head): ``forward`` returns the maps of the stages ``out_indices`` chooses.
@@ -308,6 +331,7 @@ _documented = documented_by(
     "Training image side (a multiple of 32); other multiples of 32 work at inference "
     "through resized position embeddings.",
     {"img_size": 64},
+    paper_layout="``attn_proj=True`` (the layout of the official weights)",
 )
 
 

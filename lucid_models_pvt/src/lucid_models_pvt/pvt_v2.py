@@ -4,7 +4,7 @@ Wenhai Wang, Enze Xie, Xiang Li, Deng-Ping Fan, Kaitao Song, Ding Liang, Tong Lu
 Ping Luo and Ling Shao, "PVT v2: Improved Baselines with Pyramid Vision Transformer",
 Computational Visual Media 8(3), 2022, https://arxiv.org/abs/2106.13797.
 
-The blocks are PVT v1's (:mod:`lucid_models_pvt._common`) with v2's switches on:
+The building blocks are PVT v1's with v2's additions switched on:
 overlapping patch embedding, a depthwise convolution in the MLP, the attention
 output projection, and for ``_li`` the linear spatial-reduction attention.
 Parameter names follow the official implementation (``patch_embed1.proj.weight``,
@@ -66,6 +66,8 @@ class PVTv2(PyramidTransformer):
     spatial reduction fits its stage's map (sides of at least 29 pixels with
     the default ``sr_ratios``; the linear variant takes any size).
 
+    The constructor's defaults are PVT v2-b0's settings.
+
     Parameters
     ----------
     img_size : int
@@ -75,21 +77,35 @@ class PVTv2(PyramidTransformer):
         Classes of the head; 0 for no head (the model returns pooled features).
     in_chans : int
         Channels of the input images (timm's name; ``in_channels`` is an alias).
-    embed_dims, depths, num_heads : list[int]
-        Per-stage token width, number of blocks and attention heads.
-        Defaults: PVT v2-b0.
-    mlp_ratios, sr_ratios : list[float]
-        Per-stage MLP hidden width as a multiple of the token width, and
-        spatial-reduction ratio: a whole number (``8`` or ``8.0``), the kernel
-        size and stride of ``attn.sr`` (unused when ``linear``).
+    embed_dims : list[int]
+        The token width (embedding dimension) of each stage.
+    depths : list[int]
+        The number of transformer blocks in each stage.
+    num_heads : list[int]
+        The number of attention heads in each stage; each stage's token width
+        must be divisible by its number of heads.
+    mlp_ratios : list[float]
+        The hidden width of each stage's MLP, as a multiple of the stage's
+        token width.
+    sr_ratios : list[float]
+        The spatial-reduction ratio of each stage's attention: keys and values
+        are computed on a grid this many times coarser in each direction. The
+        values must be whole numbers (``8`` and ``8.0`` both work; ``2.5`` is
+        an error): each ratio is the kernel size and stride of the convolution
+        ``attn.sr`` that shrinks the keys and values. Unused when ``linear``.
     qkv_bias : bool
-        Bias in the query and key/value projections.
+        Whether the query and key/value projections have a bias.
     linear : bool
         Linear spatial-reduction attention (the ``_li`` variants): keys and
         values from the map average-pooled to 7x7, with a ReLU in each MLP.
-    drop_rate, attn_drop_rate, drop_path_rate : float
-        Dropout in MLPs and projections; dropout on attention weights;
-        stochastic-depth rate, rising linearly over the blocks to this value.
+    drop_rate : float
+        Dropout probability on the token features: inside the MLPs and after
+        the attention projection.
+    attn_drop_rate : float
+        Dropout probability on the attention weights.
+    drop_path_rate : float
+        Stochastic-depth rate of the last block; the rate rises linearly from 0
+        over the blocks to this value.
     features_only : bool
         Build a backbone: no head, and ``forward`` returns the maps of the
         stages ``out_indices`` chooses.
