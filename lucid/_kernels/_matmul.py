@@ -65,10 +65,16 @@ def _sum_of_products(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int
         out += p
 
 
-def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def matmul(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, gradient: bool = False
+) -> np.ndarray:
     """``np.matmul(a, b)`` for operands of at least 2 dimensions, split over lucid's threads.
 
-    ``out``, when given, must have the result's shape and dtype.
+    ``out``, when given, must have the result's shape and dtype. A forward
+    result does not depend on the number of threads: each element is one
+    BLAS dot product whatever the split. ``gradient=True`` (a weight's
+    gradient, a sum over a whole batch) also lets a small result of a long
+    sum share the sum out between threads, which changes its rounding.
     """
     if out is None:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
@@ -77,7 +83,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if threads == 1 or out.size * a.shape[-1] < SPLIT_MIN:
         np.matmul(a, b, out=out)
         return out
-    if a.ndim == b.ndim == 2 and a.shape[1] >= 4 * max(out.shape):
+    if gradient and a.ndim == b.ndim == 2 and a.shape[1] >= 4 * max(out.shape):
         _sum_of_products(a, b, out, threads)
         return out
     axis = _split_axis(out, threads)

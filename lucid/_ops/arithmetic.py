@@ -253,7 +253,8 @@ class MatMul(Function):
             if b2.ndim == 2 and g2.ndim > 2:
                 # A weight shared by the whole batch: one GEMM over all rows
                 # instead of a product per batch entry followed by a sum.
-                gb = _kernels.matmul(a2.reshape(-1, a2.shape[-1]).T, g2.reshape(-1, g2.shape[-1]))
+                rows = a2.reshape(-1, a2.shape[-1]).T
+                gb = _kernels.matmul(rows, g2.reshape(-1, g2.shape[-1]), gradient=True)
             else:
                 gb = unbroadcast(_matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
             gb = gb.reshape(b.shape)

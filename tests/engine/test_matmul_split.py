@@ -121,7 +121,27 @@ def test_long_sums_are_shared_out(rng, two_threads, parts):
     """A weight gradient's shape: each thread sums half of the terms into its own result."""
     x = rng.standard_normal((2000, 24)).astype(np.float32)
     g = rng.standard_normal((2000, 40)).astype(np.float32)
-    got = _matmul.matmul(x.T, g)
+    alone = _matmul.matmul(x.T, g)  # a forward product: one block per thread, exact
+    assert [shape for _, _, shape in parts] == [(12, 40), (12, 40)]
+    parts.clear()
+    got = _matmul.matmul(x.T, g, gradient=True)
     np.testing.assert_allclose(got, x.T @ g, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, alone, rtol=1e-4, atol=1e-4)
     assert [shape for _, _, shape in parts] == [(24, 40), (24, 40)]
     assert len({ident for ident, _, _ in parts}) == 2
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_forward_products_do_not_depend_on_the_thread_count(name, rng):
+    a_shape, b_shape, _ = CASES[name]
+    a = rng.standard_normal(a_shape).astype(np.float32)
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    before = lucid.get_num_threads()
+    try:
+        lucid.set_num_threads(1)
+        one = _matmul.matmul(a, b)
+        lucid.set_num_threads(2)
+        two = _matmul.matmul(a, b)
+    finally:
+        lucid.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)

@@ -156,7 +156,7 @@ class _Conv2d(Function):
         if needs_w:
             cols = _im2col(xp, groups, kernel, out_hw, stride, dilation)
             if groups == 1:
-                gw3 = _kernels.matmul(g3[:, 0].T, cols[:, 0])[None]
+                gw3 = _kernels.matmul(g3[:, 0].T, cols[:, 0], gradient=True)[None]
             else:
                 gw3 = _kernels.matmul(g3.transpose(1, 2, 0), cols.transpose(1, 0, 2))
             gw = _weight_from_matrices(gw3, weight)

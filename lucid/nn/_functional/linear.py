@@ -40,7 +40,10 @@ def _backward(ctx, x, weight, g2):
     if needs_w:
         # In the weight's own memory order (nn.Linear stores it transposed),
         # so that the optimizer's elementwise updates run on matching layouts.
-        gw = _kernels.matmul(x2.T, g2).T if weight.flags.f_contiguous else _kernels.matmul(g2.T, x2)
+        if weight.flags.f_contiguous:
+            gw = _kernels.matmul(x2.T, g2, gradient=True).T
+        else:
+            gw = _kernels.matmul(g2.T, x2, gradient=True)
     # A matrix-vector product: much faster than g2.sum(axis=0) on float32.
     gb = np.ones(len(g2), dtype=g2.dtype) @ g2 if needs_b else None
     return gx, gw, gb
