@@ -71,7 +71,7 @@ def pyramid_data(name: str, fallback_size: int) -> dict[str, Any]:
 
     with nn.meta_init():
         model = lucid.models.create_model(name).eval()
-    config = dict(getattr(model, "config", {}) or {})
+    config: dict[str, Any] = dict(getattr(model, "config", {}) or {})
     size = int(config.get("img_size", fallback_size))
     channels = int(config.get("in_chans", config.get("in_channels", 3)))
     missing = [f"config[{k!r}]" for k in _STAGE_SETTINGS if not isinstance(config.get(k), list)]
