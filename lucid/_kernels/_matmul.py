@@ -37,15 +37,25 @@ def _cut(array: np.ndarray, axis: int, lo: int, hi: int) -> np.ndarray:
 
 
 def _split_axis(out: np.ndarray, threads: int) -> int | None:
-    """The axis of ``out`` to cut into ``threads`` blocks: a batch axis, else rows, else columns."""
+    """The axis of ``out`` to cut into ``threads`` blocks: a batch axis, else rows or columns.
+
+    Every thread packs all of the operand that is not cut, so the larger
+    one is cut: the rows when the result has more rows than columns. A
+    batch-1 transformer's products (197 tokens by 1280 features) share
+    out their columns; cutting their rows, each thread packed the whole
+    weight, and two threads took almost as long as one.
+    """
     rows, columns = out.ndim - 2, out.ndim - 1
     for axis in range(rows):
         if out.shape[axis] >= threads:
             return axis
-    if out.shape[rows] >= 4 * threads:
+    by_rows = out.shape[rows] >= out.shape[columns]
+    if by_rows and out.shape[rows] >= 4 * threads:
         return rows
     if out.shape[columns] >= 16 * threads:
         return columns
+    if out.shape[rows] >= 4 * threads:
+        return rows
     return None
 
 
