@@ -4,23 +4,41 @@ Every matmul of lucid's layers (linear, convolution, attention, ``lucid.matmul``
 comes here. A large product is cut into one block of the result per thread,
 along a batch axis, the rows or the columns (or, for a small result of a
 long sum, into shares of the sum), and each block is one BLAS call on its
-own thread (NumPy releases the GIL around BLAS). BLAS's own threads
-never run lucid's work: OpenBLAS's workers busy-wait for a while after each
-parallel call, on the cores that lucid's next kernel (GELU, LayerNorm, ...)
-needs, which cost a PVT v2 forward a quarter of its time on two cores.
+own thread (NumPy releases the GIL around BLAS). BLAS's own threads do not
+run that work: OpenBLAS's workers busy-wait for a while after each parallel
+call, on the cores that lucid's next kernel (GELU, LayerNorm, ...) needs;
+with them, a PVT v2-b2 training step at batch 8 on two cores took 3.0 s
+instead of 2.1 s.
+
+The exception is a workload made of small products only (a batch of one
+image): there, handing each product to lucid's helper thread and back costs
+more than the split gains, and OpenBLAS's busy-waiting workers, which pick
+up the next product at once, do better (PVT v2-b5 at batch 1: 0.29 s
+against 0.32 s). So a product below ``LARGE`` multiply-adds runs on BLAS's
+own threads when no large product was seen for ``QUIET_AFTER_LARGE``
+seconds. Either way each element of a result is one BLAS dot product: the
+result does not depend on the number of threads.
 """
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 
-from lucid._kernels._threads import kernel_threads, run_parts
+from lucid._kernels._threads import blas_threads, kernel_threads, run_parts
 
 __all__ = ["matmul"]
 
 # Multiply-adds below which a product stays on the calling thread; OpenBLAS
 # keeps products of fewer than 65536 * 4 on one thread too.
 SPLIT_MIN = 1 << 18
+# A large product: a batch-8 PVT layer's (25088 x 64 x 512 is 2^29.6); a
+# batch-1 PVT's largest are below (197 x 320 x 1280 is 2^26.3).
+LARGE = 1 << 27
+QUIET_AFTER_LARGE = 1.0  # seconds
+_last_large = -math.inf  # time.monotonic() of the last large product
 
 
 def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
@@ -80,9 +98,9 @@ def matmul(
 ) -> np.ndarray:
     """``np.matmul(a, b)`` for operands of at least 2 dimensions, split over lucid's threads.
 
-    ``out``, when given, must have the result's shape and dtype. A forward
-    result does not depend on the number of threads: each element is one
-    BLAS dot product whatever the split. ``gradient=True`` (a weight's
+    ``out``, when given, must have the result's shape and dtype. The result
+    does not depend on the number of threads: each element is one BLAS dot
+    product whatever the split. ``gradient=True`` (a weight's
     gradient, a sum over a whole batch) also lets a small result of a long
     sum share the sum out between threads, which changes its rounding.
     """
@@ -92,6 +110,14 @@ def matmul(
     threads = kernel_threads()
     if threads == 1 or out.size * a.shape[-1] < SPLIT_MIN:
         np.matmul(a, b, out=out)
+        return out
+    global _last_large
+    now = time.monotonic()
+    if out.size * a.shape[-1] >= LARGE:
+        _last_large = now
+    elif now - _last_large > QUIET_AFTER_LARGE:
+        with blas_threads(threads):
+            np.matmul(a, b, out=out)
         return out
     if gradient and a.ndim == b.ndim == 2 and a.shape[1] >= 4 * max(out.shape):
         _sum_of_products(a, b, out, threads)

@@ -19,12 +19,14 @@ between them. That includes matrix products (``lucid._kernels._matmul``):
 BLAS itself runs on one thread, limited through threadpoolctl (imported on
 first need) as soon as lucid dispatches work, because OpenBLAS's own
 workers busy-wait for a while after each parallel call, on the cores
-lucid's next kernel needs. BLAS's own settings (``OPENBLAS_NUM_THREADS``,
+lucid's next kernel needs. Only a workload of small products alone (a
+batch of one) runs them on BLAS's ``n`` threads (:func:`blas_threads`). BLAS's own settings (``OPENBLAS_NUM_THREADS``,
 ``OMP_NUM_THREADS``) cap what the adaptive default may use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import queue
@@ -32,7 +34,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 __all__ = [
@@ -121,6 +123,18 @@ def _blas_on_one_thread(fresh: bool = False) -> None:
     if _blas_libraries(fresh) or not _blas_limited:
         _controller.limit(limits=1, user_api="blas")
         _blas_limited = True
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """BLAS on ``n`` threads of its own inside the ``with`` block, one again after it."""
+    for lib in _blas_controllers:
+        lib.set_num_threads(n)
+    try:
+        yield
+    finally:
+        for lib in _blas_controllers:
+            lib.set_num_threads(1)
 
 
 # ----------------------------------------------------------- measuring ---

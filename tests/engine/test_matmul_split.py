@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -17,9 +19,11 @@ def _blas_threads() -> set[int]:
 
 
 @pytest.fixture
-def two_threads():
+def two_threads(monkeypatch):
+    """Two threads, in the regime of large products (a large one was just seen)."""
     before = lucid.get_num_threads()
     lucid.set_num_threads(2)
+    monkeypatch.setattr(_matmul, "_last_large", time.monotonic())
     yield
     lucid.set_num_threads(before)
 
@@ -132,10 +136,13 @@ def test_long_sums_are_shared_out(rng, two_threads, parts):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_forward_products_do_not_depend_on_the_thread_count(name, rng):
+@pytest.mark.parametrize("regime", ["large products", "small products only"])
+def test_products_do_not_depend_on_the_thread_count(name, regime, rng, monkeypatch):
     a_shape, b_shape, _ = CASES[name]
     a = rng.standard_normal(a_shape).astype(np.float32)
     b = rng.standard_normal(b_shape).astype(np.float32)
+    last_large = time.monotonic() if regime == "large products" else -math.inf
+    monkeypatch.setattr(_matmul, "_last_large", last_large)
     before = lucid.get_num_threads()
     try:
         lucid.set_num_threads(1)
@@ -145,3 +152,32 @@ def test_forward_products_do_not_depend_on_the_thread_count(name, rng):
     finally:
         lucid.set_num_threads(before)
     np.testing.assert_array_equal(one, two)
+
+
+def test_small_products_alone_run_on_blas_threads(rng, monkeypatch, parts):
+    """With no large product lately (batch 1), BLAS's own threads take the small ones."""
+    before = lucid.get_num_threads()
+    lucid.set_num_threads(2)
+    seen: list[set[int]] = []
+    original = np.matmul
+
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_matmul.np, "matmul", spy)
+    a = rng.standard_normal((300, 64)).astype(np.float32)
+    b = rng.standard_normal((64, 40)).astype(np.float32)
+    try:
+        monkeypatch.setattr(_matmul, "_last_large", -math.inf)
+        np.testing.assert_allclose(_matmul.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)
+        assert parts == [] and seen == [{2}]
+        assert _blas_threads() == {1}, "BLAS was left on its own threads"
+        # A large product: from now on the small ones are split too.
+        big = rng.standard_normal((2048, 256)).astype(np.float32)
+        _matmul.matmul(big, rng.standard_normal((256, 256)).astype(np.float32))
+        parts.clear()
+        _matmul.matmul(a, b)
+        assert len(parts) == 2
+    finally:
+        lucid.set_num_threads(before)
