@@ -10,8 +10,9 @@ this process may run on, and uses the cores left, at least one.
 Why adapt rather than use every core: a split operation waits for its
 slowest thread. When another process holds a core, every one of the
 thousands of operations of a training step can wait for a time slice of the
-scheduler: a PVT v2-b0 step took 10x longer on two threads than on one
-(issue 14). On an idle machine every core is used.
+scheduler: with another process holding one of two cores, a PVT v2-b0
+training step took 3x longer on two threads than on one. On an idle
+machine every core is used.
 
 The work of one operation is split by rows between the calling thread and
 up to ``n - 1`` helper threads, which sleep between calls and hold no array
@@ -20,8 +21,9 @@ BLAS itself runs on one thread, limited through threadpoolctl (imported on
 first need) as soon as lucid dispatches work, because OpenBLAS's own
 workers busy-wait for a while after each parallel call, on the cores
 lucid's next kernel needs. Only a workload of small products alone (a
-batch of one) runs them on BLAS's ``n`` threads (:func:`blas_threads`). BLAS's own settings (``OPENBLAS_NUM_THREADS``,
-``OMP_NUM_THREADS``) cap what the adaptive default may use.
+batch of one) runs them on BLAS's ``n`` threads (:func:`blas_threads`).
+BLAS's own settings (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``) cap
+what the adaptive default may use.
 """
 
 from __future__ import annotations
