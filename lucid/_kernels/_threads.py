@@ -161,6 +161,16 @@ def _busy_seconds(cpus: set[int]) -> float | None:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _others_running() -> int:
+    """Threads of other processes running or ready to run now (``/proc/loadavg``), or 0."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - 1)  # this thread is one of them
+
+
 def _measure() -> tuple[float, float, float] | None:
     try:
         cpus = os.sched_getaffinity(0)
@@ -188,8 +198,10 @@ def _adapt() -> int:
         n = int(n - others + 0.5)
     elif sample is not None and _current is None:
         # The first call: until there is an interval to measure, the cores
-        # that the load average leaves.
-        n = int(n - os.getloadavg()[0] + 0.5)
+        # that the other processes running at this moment leave. (Not the
+        # load average: a minute long, it still counts a job that has just
+        # ended, such as the previous run of the same script.)
+        n -= _others_running()
     elif _current is not None:
         n = _current  # no measurement possible
     _sample = sample

@@ -161,3 +161,26 @@ def test_numpy_integers_are_counts():
     lucid.set_num_threads(np.int64(1))
     assert lucid.get_num_threads() == 1 and isinstance(lucid.get_num_threads(), int)
     lucid.set_num_threads(before)
+
+
+def test_first_choice_counts_the_processes_running_now(monkeypatch):
+    """Before any interval can be measured: the cores other running processes leave."""
+    monkeypatch.setattr(_threads, "cores", lambda: 2)
+    monkeypatch.setattr(_threads, "_fixed", None)
+    monkeypatch.setattr(_threads, "_env_read", True)
+    monkeypatch.setattr(_threads, "_blas_cap", 2)
+    monkeypatch.setattr(_threads, "_sample", None)
+    monkeypatch.setattr(_threads, "_current", None)
+    monkeypatch.setattr(_threads, "_measure", lambda: (1000.0, 0.0, 0.0))
+    for others, expected in ((0, 2), (1, 1), (5, 1)):
+        monkeypatch.setattr(_threads, "_others_running", lambda o=others: o)
+        monkeypatch.setattr(_threads, "_current", None)
+        monkeypatch.setattr(_threads, "_sample", None)
+        monkeypatch.setattr(_threads, "_checked_at", 0.0)
+        assert _threads.kernel_threads() == expected
+
+
+def test_running_processes_are_read_from_proc():
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("no /proc/loadavg on this system")
+    assert 0 <= _threads._others_running() < 10_000
